@@ -1,0 +1,1 @@
+"""Contracts and mechanics shared by every service: settings, names, labels, messages, events, database."""

@@ -1,0 +1,1 @@
+"""The database: table definitions, the async engine and the migrations."""

@@ -1,0 +1,106 @@
+"""Wait for PostgreSQL, create the database if it is missing, and migrate its schema.
+
+python -m services.common.db.migrate                   # wait, create, upgrade to the newest revision
+python -m services.common.db.migrate --downgrade base  # undo migrations down to a revision
+"""
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from services.common.settings import SettingsError, get_settings
+
+log = logging.getLogger("migrate")
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Alembic's ini interpolation would read a '%' in a password as a placeholder.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+async def wait_for_database(database_url: str, timeout_s: float) -> None:
+    """Return once PostgreSQL accepts connections, creating the database if it does not exist."""
+    url = make_url(database_url)
+    maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    deadline = time.monotonic() + timeout_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            conn = await asyncpg.connect(maintenance, timeout=5)
+            break
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                where = f"{url.host}:{url.port or 5432}"
+                raise TimeoutError(
+                    f"PostgreSQL at {where} did not answer within {timeout_s:.0f} s: {exc}"
+                ) from exc
+            log.info("waiting for PostgreSQL (attempt %d, %.0f s left): %s", attempt, left, exc)
+            await asyncio.sleep(min(1.0, left))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database):
+            log.info("creating database %s", url.database)
+            await conn.execute(f'CREATE DATABASE "{url.database}"')
+    finally:
+        await conn.close()
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Migrate up to ``revision``. Call from sync code: Alembic runs its own event loop."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Migrate down to ``revision`` (``base`` drops every table)."""
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.common.db.migrate", description=__doc__)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--downgrade", metavar="REVISION", help="migrate down to REVISION instead of up")
+    what.add_argument(
+        "--new-revision",
+        metavar="MESSAGE",
+        help="after upgrading, write a migration for what differs between the models and the database",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(wait_for_database(settings.database_url, settings.db_wait_timeout_s))
+    except TimeoutError as exc:
+        log.error("%s", exc)
+        return 1
+    if args.downgrade:
+        downgrade(settings.database_url, args.downgrade)
+        log.info("schema at %s", args.downgrade)
+        return 0
+    upgrade(settings.database_url)
+    log.info("schema at head")
+    if args.new_revision:
+        number = len(list((MIGRATIONS / "versions").glob("*.py"))) + 1
+        config = alembic_config(settings.database_url)
+        command.revision(config, message=args.new_revision, autogenerate=True, rev_id=f"{number:04d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

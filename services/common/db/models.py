@@ -1,0 +1,99 @@
+"""The three tables of ARCHITECTURE.md's data model, with the original specification's column names."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.labels import Emotion, Sentiment
+from services.common.messages import AUTHOR_MAX_CHARS, POST_ID_MAX_CHARS, SOURCE_MAX_CHARS
+
+# Deterministic constraint names, so migrations can name what they drop.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _label(enum: type[Sentiment] | type[Emotion], name: str) -> Enum:
+    # VARCHAR with a CHECK, not a PostgreSQL ENUM: a new label is a constraint change, not a type rewrite.
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+UtcTime = DateTime(timezone=True)
+
+
+class SocialMediaPost(Base):
+    __tablename__ = "social_media_posts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), unique=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(AUTHOR_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UtcTime, index=True)
+    ingested_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())
+
+
+class SentimentAnalysis(Base):
+    __tablename__ = "sentiment_analysis"
+    __table_args__ = (
+        CheckConstraint("confidence_score >= 0 AND confidence_score <= 1", name="confidence_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Unique: one analysis row per post, so a redelivered message cannot add a second one.
+    post_id: Mapped[str] = mapped_column(ForeignKey(SocialMediaPost.post_id, ondelete="CASCADE"), unique=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    sentiment_label: Mapped[Sentiment] = mapped_column(_label(Sentiment, "sentiment_label"), index=True)
+    confidence_score: Mapped[float] = mapped_column(Float)
+    emotion: Mapped[Emotion] = mapped_column(_label(Emotion, "emotion"))
+    analyzed_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now(), index=True)
+
+
+class SentimentAlert(Base):
+    __tablename__ = "sentiment_alerts"
+    __table_args__ = (
+        CheckConstraint("window_start <= window_end", name="window_order"),
+        CheckConstraint("post_count >= 0", name="post_count"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    alert_type: Mapped[str] = mapped_column(String(64))
+    threshold_value: Mapped[float] = mapped_column(Float)
+    actual_value: Mapped[float] = mapped_column(Float)
+    window_start: Mapped[datetime] = mapped_column(UtcTime)
+    window_end: Mapped[datetime] = mapped_column(UtcTime)
+    post_count: Mapped[int] = mapped_column(Integer)
+    triggered_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now(), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")

@@ -1,0 +1,97 @@
+"""The messages on pub/sub ``sentiment_updates`` and the WebSocket ``/ws/sentiment`` (ARCHITECTURE.md).
+
+The event shape is flat (``sentiment_label`` beside ``post_id``), as the original specification has it; the
+REST post shape nests the analysis under ``"sentiment"`` instead.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, TypeAdapter
+
+from services.common.labels import Emotion, Sentiment
+from services.common.timestamps import UtcDatetime
+
+PREVIEW_CHARS = 200
+
+
+def preview(content: str) -> str:
+    """The part of a post's content that travels in a ``post`` event."""
+    return content[:PREVIEW_CHARS]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PostData(_Shape):
+    post_id: str
+    content: str = Field(max_length=PREVIEW_CHARS)
+    source: str
+    author: str
+    created_at: UtcDatetime
+    sentiment_label: Sentiment
+    confidence_score: float = Field(ge=0.0, le=1.0)
+    emotion: Emotion
+    model_name: str
+    analyzed_at: UtcDatetime
+
+
+class AlertData(_Shape):
+    id: int
+    alert_type: str
+    threshold_value: float
+    actual_value: float
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    post_count: NonNegativeInt
+    triggered_at: UtcDatetime
+    details: dict[str, Any]
+
+
+class SentimentCounts(_Shape):
+    positive: NonNegativeInt
+    negative: NonNegativeInt
+    neutral: NonNegativeInt
+    total: NonNegativeInt
+
+
+class MetricsWindows(_Shape):
+    last_minute: SentimentCounts
+    last_hour: SentimentCounts
+    last_24_hours: SentimentCounts
+
+
+class ConnectedEvent(_Shape):
+    type: Literal["connected"] = "connected"
+    message: str
+    timestamp: UtcDatetime
+
+
+class PostEvent(_Shape):
+    type: Literal["post"] = "post"
+    data: PostData
+
+
+class AlertEvent(_Shape):
+    type: Literal["alert"] = "alert"
+    data: AlertData
+
+
+class MetricsUpdateEvent(_Shape):
+    type: Literal["metrics_update"] = "metrics_update"
+    data: MetricsWindows
+    timestamp: UtcDatetime
+
+
+Event = Annotated[ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent, Field(discriminator="type")]
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(raw: str | bytes) -> Event:
+    """One event from its JSON text; pydantic's ValidationError names the path at fault."""
+    return _EVENT.validate_json(raw)
+
+
+def encode_event(event: Event) -> str:
+    """The JSON text that goes on the channel and the WebSocket."""
+    return event.model_dump_json()

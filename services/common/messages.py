@@ -1,0 +1,92 @@
+"""The stream message: what producers XADD to ``social_posts_stream`` and the worker reads back.
+
+Fields (ARCHITECTURE.md): ``post_id``, ``source``, ``content``, ``author``, ``created_at``. Every value is a
+UTF-8 string on the wire. A message that breaks the schema raises ``MessageError``, which names each field
+at fault; it is the message's own fault, never worth a retry.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+
+from services.common.timestamps import UtcDatetime
+
+POST_ID_MAX_CHARS = 128
+SOURCE_MAX_CHARS = 32
+AUTHOR_MAX_CHARS = 128
+CONTENT_MAX_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class MessageError(ValueError):
+    """A message that can never be processed as it is (dead-letter it, or answer 422)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(error) for error in errors))
+
+
+class PostMessage(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    post_id: str = Field(min_length=1, max_length=POST_ID_MAX_CHARS, pattern=r"^[^\s\x00-\x1f\x7f]+$")
+    source: str = Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    content: str = Field(min_length=1, max_length=CONTENT_MAX_CHARS)
+    author: str = Field(min_length=1, max_length=AUTHOR_MAX_CHARS)
+    created_at: UtcDatetime
+
+    @field_validator("content", "author")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+        if not value.strip():
+            raise ValueError("is blank")
+        return value
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, object]) -> "PostMessage":
+        """Validate a mapping of field values; MessageError names every field at fault."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise MessageError([_field_error(err) for err in exc.errors()]) from None
+
+    @classmethod
+    def from_stream(cls, fields: Mapping[bytes, bytes] | Mapping[str, str]) -> "PostMessage":
+        """Decode an entry as redis-py returns it (bytes or str) and validate it."""
+        decoded: dict[str, str] = {}
+        errors: list[FieldError] = []
+        for raw_key, raw_value in fields.items():
+            key = raw_key.decode("utf-8", "replace") if isinstance(raw_key, bytes) else raw_key
+            if isinstance(raw_value, bytes):
+                try:
+                    decoded[key] = raw_value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    errors.append(FieldError(key, f"not valid UTF-8 (byte {exc.start})"))
+                    continue
+            else:
+                decoded[key] = raw_value
+        if errors:
+            raise MessageError(errors)
+        return cls.parse(decoded)
+
+    def to_stream(self) -> dict[str, str]:
+        """The entry's fields for XADD."""
+        return self.model_dump(mode="json")
+
+
+def _field_error(err: ErrorDetails) -> FieldError:
+    field = str(err["loc"][0]) if err["loc"] else "message"
+    message = "required" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+    return FieldError(field, message)

@@ -1,0 +1,46 @@
+"""Every Redis stream, group, channel and key name, defined once.
+
+The names are ARCHITECTURE.md's; ``RedisNames`` puts the configured prefix (``REDIS_KEY_PREFIX``) before each
+one, so tests and several deployments can share one Redis without touching each other's keys.
+"""
+
+from dataclasses import dataclass
+
+STREAM = "social_posts_stream"
+GROUP = "sentiment_workers"
+CHANNEL = "sentiment_updates"
+DEAD_LETTER_STREAM = "social_posts_dead_letter"
+ALERT_LOCK = "sentiment_alert_lock"
+CACHE = "sentiment_cache"
+
+
+@dataclass(frozen=True)
+class RedisNames:
+    """The names as one deployment sees them: each is ``prefix + name``."""
+
+    prefix: str = ""
+
+    @property
+    def stream(self) -> str:
+        return self.prefix + STREAM
+
+    @property
+    def group(self) -> str:
+        # A group lives inside its stream, so it needs no prefix of its own.
+        return GROUP
+
+    @property
+    def channel(self) -> str:
+        return self.prefix + CHANNEL
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return self.prefix + DEAD_LETTER_STREAM
+
+    @property
+    def alert_lock(self) -> str:
+        return self.prefix + ALERT_LOCK
+
+    def cache_key(self, *parts: str) -> str:
+        """A cache entry's key: the cache namespace, then the parts joined by ':'."""
+        return ":".join((self.prefix + CACHE, *parts))

@@ -1,0 +1,39 @@
+"""UTC time, the one way every service writes and reads it (ISO 8601 with an offset)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_utc(value: object) -> datetime:
+    """An aware datetime in UTC from an ISO 8601 string or an aware datetime.
+
+    Naive times are refused: a post's hour decides which bucket and alert window it lands in, so a
+    guessed zone would put it in the wrong one.
+    """
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 timestamp: {value[:64]!r}") from None
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset (add 'Z' or '+00:00')")
+    return parsed.astimezone(UTC)
+
+
+def format_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a 'Z', microseconds kept: ``2026-11-28T16:05:00.123456Z``."""
+    return parse_utc(value).isoformat().replace("+00:00", "Z")
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(parse_utc), PlainSerializer(format_utc, return_type=str)]
+"""A pydantic field type: accepts ISO 8601 with an offset, holds UTC, serialises with 'Z'."""

@@ -1,0 +1,97 @@
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from services.common.db.engine import create_engine
+from services.common.db.migrate import alembic_config, downgrade, upgrade, wait_for_database
+from services.common.settings import Settings
+from tests.conftest import drop_database
+
+TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts"}
+
+
+@pytest.fixture
+def scratch_url(settings: Settings) -> Iterator[str]:
+    """A database name of its own that does not exist yet; dropped after the test."""
+    url = make_url(settings.database_url)
+    scratch = url.set(database=f"{url.database}_scratch").render_as_string(hide_password=False)
+    yield scratch
+    asyncio.run(drop_database(scratch))
+
+
+def schema(database_url: str) -> dict[str, object]:
+    async def read() -> dict[str, object]:
+        engine = create_engine(database_url)
+        async with engine.connect() as conn:
+            found = await conn.run_sync(
+                lambda sync: {
+                    "tables": set(inspect(sync).get_table_names()) - {"alembic_version"},
+                    "indexes": {
+                        (table, tuple(ix["column_names"]))
+                        for table in TABLES & set(inspect(sync).get_table_names())
+                        for ix in inspect(sync).get_indexes(table)
+                    },
+                    "unique": {
+                        (table, tuple(uq["column_names"]))
+                        for table in TABLES & set(inspect(sync).get_table_names())
+                        for uq in inspect(sync).get_unique_constraints(table)
+                    },
+                }
+            )
+        await engine.dispose()
+        return found
+
+    return asyncio.run(read())
+
+
+def run_migrate(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url, "DB_WAIT_TIMEOUT_S": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "services.common.db.migrate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_command_creates_the_database_and_migrates_up_and_down(scratch_url: str) -> None:
+    done = run_migrate(scratch_url)
+    assert done.returncode == 0, done.stderr
+    found = schema(scratch_url)
+    assert found["tables"] == TABLES
+    assert {
+        ("social_media_posts", ("created_at",)),
+        ("social_media_posts", ("source",)),
+        ("sentiment_analysis", ("analyzed_at",)),
+        ("sentiment_analysis", ("sentiment_label",)),
+    } <= found["indexes"]  # type: ignore[operator]
+    assert {("social_media_posts", ("post_id",)), ("sentiment_analysis", ("post_id",))} <= found["unique"]  # type: ignore[operator]
+
+    done = run_migrate(scratch_url, "--downgrade", "base")
+    assert done.returncode == 0, done.stderr
+    assert schema(scratch_url)["tables"] == set()
+
+    assert run_migrate(scratch_url).returncode == 0  # and up again
+    assert schema(scratch_url)["tables"] == TABLES
+
+
+def test_the_models_match_the_migrations(scratch_url: str) -> None:
+    asyncio.run(wait_for_database(scratch_url, timeout_s=10))
+    upgrade(scratch_url)
+    command.check(alembic_config(scratch_url))  # raises when a model change has no migration
+    downgrade(scratch_url, "base")
+
+
+def test_an_unreachable_database_is_reported_not_waited_on_forever() -> None:
+    done = run_migrate("postgresql+asyncpg://postgres@127.0.0.1:1/nothing")
+    assert done.returncode == 1
+    assert "PostgreSQL at 127.0.0.1:1 did not answer within 3 s" in done.stderr
+    assert "Traceback" not in done.stderr

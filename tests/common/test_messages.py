@@ -1,0 +1,107 @@
+from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
+
+import pytest
+import redis.asyncio as aioredis
+
+from services.common.messages import CONTENT_MAX_CHARS, MessageError, PostMessage
+from services.common.names import RedisNames
+
+GOOD = {
+    "post_id": "tw-1865432",
+    "source": "twitter",
+    "content": "Loving the new release 🎉 #launch @team",
+    "author": "ada_l",
+    "created_at": "2026-11-28T16:05:00.123456Z",
+}
+
+
+def fields_at_fault(error: MessageError) -> set[str]:
+    return {e.field for e in error.errors}
+
+
+def test_a_good_message_parses_and_round_trips() -> None:
+    message = PostMessage.parse(GOOD)
+    assert message.created_at == datetime(2026, 11, 28, 16, 5, 0, 123456, tzinfo=UTC)
+    assert message.to_stream() == GOOD
+    assert PostMessage.parse(message.to_stream()) == message
+
+
+def test_an_offset_is_converted_to_utc() -> None:
+    message = PostMessage.parse({**GOOD, "created_at": "2026-11-28T18:05:00+02:00"})
+    assert message.created_at == datetime(2026, 11, 28, 16, 5, tzinfo=UTC)
+    assert message.to_stream()["created_at"] == "2026-11-28T16:05:00Z"
+
+
+def test_aware_datetimes_are_accepted_from_python_producers() -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))
+    message = PostMessage(**{**GOOD, "created_at": when})
+    assert message.created_at == datetime(2026, 1, 2, 8, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("missing", ["post_id", "source", "content", "author", "created_at"])
+def test_a_missing_field_is_named(missing: str) -> None:
+    fields = {k: v for k, v in GOOD.items() if k != missing}
+    with pytest.raises(MessageError) as caught:
+        PostMessage.parse(fields)
+    assert fields_at_fault(caught.value) == {missing}
+    assert f"{missing}: required" in str(caught.value)
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    with pytest.raises(MessageError) as caught:
+        PostMessage.parse({"source": "twitter", "content": "", "author": "x", "created_at": "yesterday"})
+    assert fields_at_fault(caught.value) == {"post_id", "content", "created_at"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("created_at", "2026-11-28T16:05:00", "no UTC offset"),
+        ("created_at", "28/11/2026 16:05", "not an ISO 8601 timestamp"),
+        ("created_at", "", "not an ISO 8601 timestamp"),
+        ("created_at", 1764345900, "expected an ISO 8601 string"),
+        ("content", "x" * (CONTENT_MAX_CHARS + 1), f"at most {CONTENT_MAX_CHARS} characters"),
+        ("content", "", "at least 1 character"),
+        ("content", "  \n\t ", "is blank"),
+        ("content", "bad\x00byte", "NUL"),
+        ("content", 42, "valid string"),
+        ("author", "a" * 129, "at most 128 characters"),
+        ("post_id", "has space", "pattern"),
+        ("post_id", "p" * 129, "at most 128 characters"),
+        ("source", "Twitter!", "pattern"),
+        ("source", None, "valid string"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_field(field: str, value: object, complaint: str) -> None:
+    with pytest.raises(MessageError) as caught:
+        PostMessage.parse({**GOOD, field: value})
+    assert fields_at_fault(caught.value) == {field}
+    assert complaint in str(caught.value)
+
+
+def test_content_at_the_limit_is_accepted() -> None:
+    assert len(PostMessage.parse({**GOOD, "content": "é" * CONTENT_MAX_CHARS}).content) == CONTENT_MAX_CHARS
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert PostMessage.parse({**GOOD, "lang": "en"}).to_stream() == GOOD
+
+
+def test_invalid_utf8_from_the_stream_is_named() -> None:
+    raw = {k.encode(): v.encode() for k, v in GOOD.items()}
+    raw[b"content"] = b"caf\xe9 \xff"
+    with pytest.raises(MessageError) as caught:
+        PostMessage.from_stream(raw)
+    assert fields_at_fault(caught.value) == {"content"}
+    assert "not valid UTF-8 (byte 3)" in str(caught.value)
+
+
+async def test_a_message_survives_a_trip_through_the_real_stream(
+    redis: aioredis.Redis, names: RedisNames
+) -> None:
+    sent = PostMessage.parse({**GOOD, "content": "naïve café — 東京 🌧️ #rain"})
+    entry_id = await redis.xadd(names.stream, sent.to_stream())  # type: ignore[arg-type]
+    [(read_id, fields)] = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(names.stream))
+    assert read_id == entry_id
+    assert PostMessage.from_stream(fields) == sent

@@ -1,0 +1,78 @@
+import subprocess
+import sys
+
+import pytest
+
+from services.common.settings import SettingsError, load_settings
+
+
+def test_defaults_work_for_a_local_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "LOG_LEVEL", "DB_WAIT_TIMEOUT_S"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir("/")  # no .env file here
+    settings = load_settings()
+    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/sentiment"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.redis_key_prefix == ""
+    assert settings.log_level == "INFO"
+
+
+def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://app:s3cr3t-9f2a@db:5433/posts")
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6380/2")
+    monkeypatch.setenv("REDIS_KEY_PREFIX", "staging:")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("DB_WAIT_TIMEOUT_S", "5.5")
+    settings = load_settings()
+    assert settings.database_url.endswith("@db:5433/posts")
+    assert settings.redis_url == "redis://cache:6380/2"
+    assert settings.redis_key_prefix == "staging:"
+    assert settings.log_level == "DEBUG"
+    assert settings.db_wait_timeout_s == 5.5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("DATABASE_URL", "mysql://root@localhost/db", "postgresql+asyncpg"),
+        ("DATABASE_URL", "postgresql+asyncpg://postgres@localhost:5432", "names no database"),
+        ("DATABASE_URL", "not a url", "not a database URL"),
+        ("DATABASE_URL", "postgresql+asyncpg://app:changeme@db/posts", "placeholder password"),
+        ("REDIS_URL", "http://localhost:6379", "redis://"),
+        ("REDIS_KEY_PREFIX", "has space:", "pattern"),
+        ("LOG_LEVEL", "LOUD", "DEBUG"),
+        ("DB_WAIT_TIMEOUT_S", "-1", "greater than 0"),
+        ("DB_WAIT_TIMEOUT_S", "soon", "valid number"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, complaint: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"{variable}:" in message
+    assert complaint in message
+
+
+def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "tcp://x")
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+    with pytest.raises(SettingsError, match=r"REDIS_URL: .*LOG_LEVEL: "):
+        load_settings()
+
+
+def test_a_service_refuses_to_start_on_a_bad_value() -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:///x.db"}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.common.db.migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "DATABASE_URL: " in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,85 @@
+"""Fixtures on the real PostgreSQL and Redis: a database and a key prefix of the run's own, dropped after."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.common.db.engine import create_engine, session_factory
+from services.common.db.migrate import upgrade, wait_for_database
+from services.common.names import RedisNames
+from services.common.settings import Settings, load_settings
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _admin_dsn(database_url: str) -> str:
+    url = make_url(database_url).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The environment's settings, pointed at this run's own database and key prefix."""
+    base = load_settings()
+    database = f"sentiment_test_{RUN_ID}"
+    url = make_url(base.database_url).set(database=database).render_as_string(hide_password=False)
+    return base.model_copy(update={"database_url": url, "redis_key_prefix": f"test:{RUN_ID}:"})
+
+
+@pytest.fixture(scope="session")
+def database_url(settings: Settings) -> Iterator[str]:
+    """A migrated database for the whole run; dropped at the end."""
+    asyncio.run(wait_for_database(settings.database_url, timeout_s=30))
+    upgrade(settings.database_url)
+    yield settings.database_url
+    asyncio.run(drop_database(settings.database_url))
+
+
+async def drop_database(database_url: str) -> None:
+    name = make_url(database_url).database
+    conn = await asyncpg.connect(_admin_dsn(database_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session on the run's database; every table is emptied after the test."""
+    async with session_factory(engine)() as session:
+        yield session
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("TRUNCATE social_media_posts, sentiment_analysis, sentiment_alerts RESTART IDENTITY CASCADE")
+        )
+
+
+@pytest.fixture
+def names(settings: Settings) -> RedisNames:
+    return RedisNames(settings.redis_key_prefix)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A client on the real Redis; every key under the run's prefix is deleted after the test."""
+    client = aioredis.Redis.from_url(settings.redis_url)
+    await client.ping()
+    yield client
+    async for key in client.scan_iter(match=f"{settings.redis_key_prefix}*", count=500):
+        await client.delete(key)
+    await client.aclose()
