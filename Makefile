@@ -8,7 +8,9 @@ TORCH_PIP_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install system-deps services migrate run lint typecheck test clean
+MODEL := model_repository/sentiment_emotion/1/manifest.json
+
+.PHONY: install system-deps services migrate model triton run lint typecheck test clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +22,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian packages the tests use: docker-compose (to validate the Compose files).
+# Debian packages: libpython3.11 (the embedded Triton's Python backend stub runs on it) and docker-compose
+# (the tests validate the Compose files with it).
 system-deps:
-	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+	@{ test -e /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 || test -e /usr/lib/aarch64-linux-gnu/libpython3.11.so.1.0; } \
+		&& command -v docker-compose >/dev/null \
+		|| { apt-get update -qq && apt-get install -y -qq libpython3.11 docker-compose >/dev/null; }
 
 services:
 	./scripts/ensure-services.sh
@@ -30,8 +35,17 @@ services:
 migrate: install services
 	$(BIN)/python -m services.common.db.migrate
 
-run: migrate
-	@echo "Database migrated and ready; Redis up. The pipeline, API and dashboard join as they are built."
+# The bundled model, exported to ONNX and laid out for Triton; rebuilt when the weights or the export change.
+$(MODEL): $(VENV)/.installed export/weights/heads.safetensors export/weights/heads.json $(wildcard export/*.py)
+	$(BIN)/python -m export build --repository model_repository
+
+model: $(MODEL)
+
+# The embedded Triton server in the foreground (gRPC on 127.0.0.1:8001) until Ctrl-C.
+triton: system-deps model
+	$(BIN)/python -m services.common.inference.embedded --repository model_repository --log-file tritonserver.log
+
+run: migrate triton
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,7 +54,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install system-deps services lint typecheck
+test: install system-deps services model lint typecheck
 	$(BIN)/pytest
 
 clean:

@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from export.build import build
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.migrate import upgrade, wait_for_database
 from services.common.names import RedisNames
@@ -83,3 +85,11 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     async for key in client.scan_iter(match=f"{settings.redis_key_prefix}*", count=500):
         await client.delete(key)
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Triton model repository made by the real export of the committed bundled model, once per run."""
+    repo = tmp_path_factory.mktemp("model_repository")
+    build(repo)
+    return repo

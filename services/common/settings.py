@@ -5,6 +5,7 @@ fit its type or range is refused at start with a message naming the variable.
 """
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -33,6 +34,16 @@ class Settings(BaseSettings):
         max_length=64,
         pattern=r"^[A-Za-z0-9:_.-]*$",
         description="Put before every Redis key and channel name; lets several platforms share one Redis.",
+    )
+    triton_url: str = Field(
+        "127.0.0.1:8001",
+        pattern=r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$",
+        description="Triton's gRPC endpoint, host:port.",
+    )
+    triton_timeout_s: float = Field(10.0, gt=0, le=300, description="Deadline of one inference call.")
+    model_repository: Path = Field(
+        Path("model_repository"),
+        description="Triton's model repository; the client reads the served model's tokenizer from it.",
     )
     db_wait_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="How long `migrate` waits for PostgreSQL to answer."

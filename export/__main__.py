@@ -1,0 +1,64 @@
+"""python -m export: train, evaluate and export the models.
+
+python -m export train --data DIR            fit the bundled model's heads (writes export/weights/)
+python -m export evaluate --task sentiment --data FILE.jsonl
+                                              accuracy, macro-F1, macro-recall as JSON on the last line
+python -m export build [--repository DIR]     ONNX export, checked against PyTorch, into Triton's repository
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train the bundled model's heads")
+    train.add_argument("--data", type=Path, required=True, help="folder of the labelled JSONL files")
+    train.add_argument("--version", default="1", help="version written into model_name (default 1)")
+    train.add_argument("--out", type=Path, help="where to write the weights (default export/weights)")
+
+    evaluate = commands.add_parser("evaluate", help="score the bundled model on a labelled file")
+    evaluate.add_argument("--task", choices=["sentiment", "emotion"], required=True)
+    evaluate.add_argument("--data", type=Path, required=True, help='JSONL rows {"text", "label"}')
+    evaluate.add_argument("--weights", type=Path, help="heads to load (default export/weights)")
+
+    build = commands.add_parser("build", help="export the bundled model into the Triton model repository")
+    build.add_argument("--repository", type=Path, default=Path("model_repository"))
+    build.add_argument("--weights", type=Path, help="heads to load (default export/weights)")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    if args.command == "train":
+        from export.train import Recipe
+        from export.train import train as run_train
+
+        figures = run_train(args.data, Recipe(), args.version, args.out)
+        print(json.dumps(figures))
+        return 0
+    if args.command == "evaluate":
+        from export.evaluate import evaluate as run_evaluate
+
+        result = run_evaluate(args.task, args.data, **({"weights": args.weights} if args.weights else {}))
+        print(json.dumps(result))
+        return 0
+    if args.command == "build":
+        from export.build import build as run_build
+
+        run_build(args.repository, **({"weights": args.weights} if args.weights else {}))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

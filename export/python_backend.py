@@ -1,0 +1,63 @@
+"""The embedded profile's model: Triton's Python backend running ``model.onnx`` with ONNX Runtime.
+
+Copied into the model repository as ``<model>/1/model.py``. The ``tritonserver`` binary of the
+``nvidia-pytriton`` wheel has only the Python backend, so this is how the embedded server serves the same
+ONNX graph as the ONNX Runtime backend does in Docker. The stub runs the system's libpython, not the
+virtualenv's interpreter: the launcher names the virtualenv's site-packages in ``SENTIMENT_SITE_PACKAGES``.
+"""
+
+import json
+import os
+import site
+
+for _path in os.environ.get("SENTIMENT_SITE_PACKAGES", "").split(os.pathsep):
+    if _path:
+        site.addsitedir(_path)
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, str]) -> None:
+        config = json.loads(args["model_config"])
+        params = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(params.get("intra_op_threads", "1"))
+        options.inter_op_num_threads = 1
+        version_dir = os.path.join(args["model_repository"], args["model_version"])
+        self.session = ort.InferenceSession(
+            os.path.join(version_dir, params.get("onnx_file", "model.onnx")),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
+        self.inputs = [tensor["name"] for tensor in config["input"]]
+        self.outputs = [tensor["name"] for tensor in config["output"]]
+
+    def execute(self, requests: list["pb_utils.InferenceRequest"]) -> list["pb_utils.InferenceResponse"]:
+        # The dynamic batcher hands over several requests of different lengths (ragged): pad them to the
+        # longest, run one session call, and split the rows back.
+        arrays = {
+            name: [pb_utils.get_input_tensor_by_name(request, name).as_numpy() for request in requests]
+            for name in self.inputs
+        }
+        width = max(array.shape[1] for array in arrays[self.inputs[0]])
+        feed = {
+            name: np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]))) for a in parts]).astype(
+                np.int64
+            )
+            for name, parts in arrays.items()
+        }
+        results = self.session.run(self.outputs, feed)
+        responses = []
+        start = 0
+        for part in arrays[self.inputs[0]]:
+            rows = slice(start, start + part.shape[0])
+            start += part.shape[0]
+            tensors = [
+                pb_utils.Tensor(name, result[rows])
+                for name, result in zip(self.outputs, results, strict=True)
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses

@@ -1,0 +1,1 @@
+"""Talking to the served models: the tensor contract, the Triton client, the embedded server launcher."""
