@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL := model_repository/sentiment_emotion/1/manifest.json
 
-.PHONY: install system-deps services migrate model triton run lint typecheck test clean
+.PHONY: install system-deps services migrate model triton run lint typecheck test bench-inference clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ typecheck: install
 
 test: install system-deps services model lint typecheck
 	$(BIN)/pytest
+
+# Benchmarks: each prints a table, writes benchmarks/results/<name>.json and its section of RESULTS.md.
+bench-inference: install system-deps
+	$(BIN)/python -m benchmarks.inference
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

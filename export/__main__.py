@@ -31,10 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--task", choices=["sentiment", "emotion"], required=True)
     evaluate.add_argument("--data", type=Path, required=True, help='JSONL rows {"text", "label"}')
     evaluate.add_argument("--weights", type=Path, help="heads to load (default export/weights)")
+    evaluate.add_argument("--onnx", type=Path, help="score this exported graph (e.g. the int8 one) instead")
 
     build = commands.add_parser("build", help="export the bundled model into the Triton model repository")
     build.add_argument("--repository", type=Path, default=Path("model_repository"))
     build.add_argument("--weights", type=Path, help="heads to load (default export/weights)")
+    build.add_argument(
+        "--cpu-precision",
+        choices=["int8", "fp32"],
+        help="graph the CPU and embedded profiles serve (default fp32)",
+    )
+
+    hf = commands.add_parser("hf", help="export two Hugging Face classification checkpoints as one model")
+    hf.add_argument("--sentiment-model", required=True, help="hub id or local folder")
+    hf.add_argument("--emotion-model", required=True, help="hub id or local folder")
+    hf.add_argument("--repository", type=Path, default=Path("model_repository"))
+    hf.add_argument("--sentiment-labels", help="our name for each output column, comma-separated, in order")
+    hf.add_argument("--emotion-labels", help="our name for each output column, comma-separated, in order")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -49,13 +62,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         from export.evaluate import evaluate as run_evaluate
 
-        result = run_evaluate(args.task, args.data, **({"weights": args.weights} if args.weights else {}))
+        result = run_evaluate(
+            args.task, args.data, onnx=args.onnx, **({"weights": args.weights} if args.weights else {})
+        )
         print(json.dumps(result))
         return 0
     if args.command == "build":
         from export.build import build as run_build
 
-        run_build(args.repository, **({"weights": args.weights} if args.weights else {}))
+        options = {"weights": args.weights, "cpu_precision": args.cpu_precision}
+        run_build(args.repository, **{k: v for k, v in options.items() if v is not None})
+        return 0
+    if args.command == "hf":
+        from export.hf import export_hf
+
+        export_hf(
+            args.sentiment_model,
+            args.emotion_model,
+            args.repository,
+            sentiment_labels=args.sentiment_labels.split(",") if args.sentiment_labels else None,
+            emotion_labels=args.emotion_labels.split(",") if args.emotion_labels else None,
+        )
         return 0
     return 2
 

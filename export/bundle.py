@@ -17,7 +17,8 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import AutoModel
 
-from services.common.inference.spec import EMOTION_ORDER, MAX_TOKENS, SENTIMENT_ORDER, TOKENIZER_FILE
+from services.common.inference.client import configure
+from services.common.inference.spec import EMOTION_ORDER, SENTIMENT_ORDER, TOKENIZER_FILE
 
 NAME = "minilm-bundle"
 WEIGHTS = Path(__file__).with_name("weights")
@@ -32,10 +33,7 @@ def encoder_dir() -> Path:
 
 def load_tokenizer() -> Tokenizer:
     """The encoder's tokenizer, truncating at the model's limit and padding each batch to its longest text."""
-    tokenizer = Tokenizer.from_file(str(encoder_dir() / TOKENIZER_FILE))
-    tokenizer.enable_truncation(MAX_TOKENS)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a password
-    return tokenizer
+    return configure(Tokenizer.from_file(str(encoder_dir() / TOKENIZER_FILE)))
 
 
 class Heads(nn.Module):

@@ -6,6 +6,8 @@ with its source must never reach the model repository.
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,17 @@ CHECK_TEXTS = [
 ]
 
 
+@contextmanager
+def torchscript_export() -> Iterator[None]:
+    """The TorchScript exporter and its internals are deprecated, but it is the exporter checked here (the
+    dynamo one needs onnxscript), and optimum uses it too; the tracer's warnings about Python values in
+    BERT's mask code are expected."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+        yield
+
+
 class ExportMismatch(RuntimeError):
     """The ONNX graph does not reproduce the PyTorch model."""
 
@@ -59,11 +72,7 @@ def tokenize(tokenizer: Tokenizer, texts: list[str]) -> dict[str, NDArray[np.int
 def export_onnx(model: Bundle, tokenizer: Tokenizer, path: Path) -> None:
     sample = {name: torch.from_numpy(array) for name, array in tokenize(tokenizer, CHECK_TEXTS[:2]).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The TorchScript exporter and its internals are deprecated, but it is the exporter checked here (the
-    # dynamo one needs onnxscript); the tracer's warnings about Python values in BERT's mask are expected.
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+    with torch.inference_mode(), torchscript_export():
         torch.onnx.export(
             model,
             (sample[INPUT_IDS], sample[ATTENTION_MASK]),

@@ -1,10 +1,11 @@
 """Write the Triton model repository: the ONNX graph, the tokenizer beside it, and a config per profile.
 
     <repository>/sentiment_emotion/
-        configs/gpu.pbtxt        ONNX Runtime backend, KIND_GPU (fp16 graph when exported with --fp16)
-        configs/cpu.pbtxt        ONNX Runtime backend, KIND_CPU (the Docker CPU fallback)
-        configs/embedded.pbtxt   Python backend running the same graph (the nvidia-pytriton binary)
-        1/model.onnx, 1/model.py, 1/tokenizer.json, 1/manifest.json
+        configs/gpu.pbtxt        ONNX Runtime backend, KIND_GPU, the fp16 graph
+        configs/cpu.pbtxt        ONNX Runtime backend, KIND_CPU (the Docker CPU fallback), the CPU graph
+        configs/embedded.pbtxt   Python backend running the CPU graph (the nvidia-pytriton binary)
+        1/model.onnx (fp32), 1/model_int8.onnx, 1/model_fp16.onnx, 1/model.py, 1/tokenizer.json,
+        1/manifest.json
 
 There is no ``config.pbtxt``: Triton started without ``--model-config-name`` refuses the model instead of
 guessing a profile. Every config carries the model's name and its tokenizer's fingerprint, which the client
@@ -31,6 +32,7 @@ from services.common.inference.spec import (
 
 PROFILES = ("gpu", "cpu", "embedded")
 ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model_int8.onnx"
 ONNX_FP16_FILE = "model_fp16.onnx"
 
 
@@ -55,7 +57,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def render_config(profile: str, *, model_name: str, tokenizer_sha256: str, fp16: bool) -> str:
+def render_config(profile: str, *, model_name: str, tokenizer_sha256: str, onnx_file: str) -> str:
     batching = BATCHING[profile]
     ragged = "\n    allow_ragged_batch: true" if profile == "embedded" else ""
     inputs = ",\n".join(
@@ -68,16 +70,16 @@ def render_config(profile: str, *, model_name: str, tokenizer_sha256: str, fp16:
     )
     parameters = {"model_name": model_name, "tokenizer_sha256": tokenizer_sha256}
     if profile == "gpu":
-        head = f'backend: "onnxruntime"\ndefault_model_filename: "{ONNX_FP16_FILE if fp16 else ONNX_FILE}"'
+        head = f'backend: "onnxruntime"\ndefault_model_filename: "{onnx_file}"'
         kind = "KIND_GPU"
     elif profile == "cpu":
-        head = f'backend: "onnxruntime"\ndefault_model_filename: "{ONNX_FILE}"'
+        head = f'backend: "onnxruntime"\ndefault_model_filename: "{onnx_file}"'
         kind = "KIND_CPU"
         parameters |= {"intra_op_thread_count": "1", "inter_op_thread_count": "1"}
     else:
         head = 'backend: "python"'
         kind = "KIND_CPU"
-        parameters |= {"onnx_file": ONNX_FILE, "intra_op_threads": "1"}
+        parameters |= {"onnx_file": onnx_file, "intra_op_threads": "1"}
     params = "\n".join(
         f'parameters {{ key: "{key}" value {{ string_value: "{value}" }} }}'
         for key, value in parameters.items()
@@ -99,9 +101,16 @@ dynamic_batching {{ max_queue_delay_microseconds: {batching.queue_delay_us} }}
 
 
 def write_repository(
-    repository: Path, *, onnx: Path, tokenizer: Path, model_name: str, onnx_fp16: Path | None = None
+    repository: Path,
+    *,
+    onnx: Path,
+    tokenizer: Path,
+    model_name: str,
+    onnx_int8: Path | None = None,
+    onnx_fp16: Path | None = None,
 ) -> Path:
-    """Lay out the model folder (replacing an older one) and return it."""
+    """Lay out the model folder (replacing an older one) and return it. The CPU profiles serve the int8
+    graph when one is given, the GPU profile the fp16 one; each falls back to the fp32 graph."""
     folder = repository / MODEL
     staging = repository / f".{MODEL}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -109,14 +118,19 @@ def write_repository(
     (staging / "configs").mkdir(parents=True)
     version.mkdir()
     shutil.copyfile(onnx, version / ONNX_FILE)
+    served = {"gpu": ONNX_FILE, "cpu": ONNX_FILE, "embedded": ONNX_FILE}
+    if onnx_int8 is not None:
+        shutil.copyfile(onnx_int8, version / ONNX_INT8_FILE)
+        served |= {"cpu": ONNX_INT8_FILE, "embedded": ONNX_INT8_FILE}
     if onnx_fp16 is not None:
         shutil.copyfile(onnx_fp16, version / ONNX_FP16_FILE)
+        served["gpu"] = ONNX_FP16_FILE
     shutil.copyfile(tokenizer, version / TOKENIZER_FILE)
     shutil.copyfile(Path(__file__).with_name("python_backend.py"), version / "model.py")
     fingerprint = sha256(version / TOKENIZER_FILE)
     for profile in PROFILES:
         config = render_config(
-            profile, model_name=model_name, tokenizer_sha256=fingerprint, fp16=onnx_fp16 is not None
+            profile, model_name=model_name, tokenizer_sha256=fingerprint, onnx_file=served[profile]
         )
         (staging / "configs" / f"{profile}.pbtxt").write_text(config)
     manifest = {
@@ -124,6 +138,7 @@ def write_repository(
         "model_name": model_name,
         "tokenizer_sha256": fingerprint,
         "onnx_sha256": sha256(version / ONNX_FILE),
+        "graphs": served,
         "sentiment_labels": [label.value for label in SENTIMENT_ORDER],
         "emotion_labels": [label.value for label in EMOTION_ORDER],
         "max_tokens": MAX_TOKENS,

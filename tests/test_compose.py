@@ -10,11 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = shutil.which("docker-compose") or "docker-compose (missing: `make system-deps` installs it)"
 
 
-def config(tmp_path: Path, env: str) -> subprocess.CompletedProcess[str]:
+def config(tmp_path: Path, env: str, *files: str) -> subprocess.CompletedProcess[str]:
     env_file = tmp_path / "test.env"
     env_file.write_text(env)
+    chosen = [arg for name in ("docker-compose.yml", *files) for arg in ("-f", str(ROOT / name))]
     return subprocess.run(
-        [COMPOSE, "--env-file", str(env_file), "-f", str(ROOT / "docker-compose.yml"), "config"],
+        [COMPOSE, "--env-file", str(env_file), *chosen, "config"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -28,13 +29,27 @@ def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Pat
     done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\n")
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
-    assert {"postgres", "redis", "migrate"} <= services.keys()
-    assert "ports" not in services["postgres"]
-    assert "ports" not in services["redis"]
+    assert {"postgres", "redis", "migrate", "model-export", "triton"} <= services.keys()
+    for private in ("postgres", "redis", "triton"):
+        assert "ports" not in services[private], f"{private} must not be published"
     assert "--appendonly" in services["redis"]["command"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     url = services["migrate"]["environment"]["DATABASE_URL"]
     assert url == "postgresql+asyncpg://sentiment:k7-not-a-placeholder@postgres:5432/sentiment"
+    triton = services["triton"]
+    assert "--model-config-name=cpu" in triton["command"]
+    assert triton["depends_on"]["model-export"]["condition"] == "service_completed_successfully"
+    assert "deploy" not in triton
+
+
+def test_the_gpu_overlay_gives_triton_the_gpus_and_the_gpu_profile(tmp_path: Path) -> None:
+    done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\n", "docker-compose.gpu.yml")
+    assert done.returncode == 0, done.stderr
+    triton = yaml.safe_load(done.stdout)["services"]["triton"]
+    assert "--model-config-name=gpu" in triton["command"]
+    [device] = triton["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia"
+    assert device["capabilities"] == ["gpu"]
 
 
 def test_the_database_password_has_no_default(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from google.protobuf import text_format
 from torch import nn
+from tritonclient.grpc import model_config_pb2
 
 from export.bundle import Bundle, load_bundle, load_tokenizer
 from export.onnx_export import ATOL, ExportMismatch, check_onnx
 from export.repository import PROFILES, sha256
-from services.common.inference.spec import MANIFEST_FILE, MODEL, TOKENIZER_FILE
+from services.common.inference.spec import INPUTS, MANIFEST_FILE, MODEL, OUTPUTS, TOKENIZER_FILE
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -81,3 +83,19 @@ def test_evaluate_prints_the_figures_as_json_on_its_last_line(task: str) -> None
     assert set(figures) == {"accuracy", "macro_f1", "macro_recall"}
     # 18 plain posts: a model that works gets most of them right.
     assert figures["accuracy"] >= 0.6
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_each_config_is_a_valid_triton_model_config(repository: Path, profile: str) -> None:
+    text = (repository / MODEL / "configs" / f"{profile}.pbtxt").read_text()
+    config = text_format.Parse(text, model_config_pb2.ModelConfig())  # raises on an unknown field
+    assert config.name == MODEL
+    assert [i.name for i in config.input] == list(INPUTS)
+    assert [o.name for o in config.output] == list(OUTPUTS)
+    served = config.default_model_filename or config.parameters["onnx_file"].string_value
+    assert (repository / MODEL / "1" / served).is_file()
+
+
+def test_the_client_side_never_imports_torch() -> None:
+    code = "import sys, services.common.inference.client; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
