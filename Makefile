@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL := model_repository/sentiment_emotion/1/manifest.json
 
-.PHONY: install system-deps services migrate model triton run lint typecheck test bench-inference clean
+.PHONY: install system-deps test-deps services migrate model triton run lint typecheck test bench-inference clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian packages: libpython3.11 (the embedded Triton's Python backend stub runs on it) and docker-compose
-# (the tests validate the Compose files with it).
+# Debian packages: libpython3.11, which the embedded Triton's Python backend stub runs on.
 system-deps:
-	@{ test -e /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 || test -e /usr/lib/aarch64-linux-gnu/libpython3.11.so.1.0; } \
-		&& command -v docker-compose >/dev/null \
-		|| { apt-get update -qq && apt-get install -y -qq libpython3.11 docker-compose >/dev/null; }
+	@ldconfig -p | grep -q 'libpython3\.11\.so\.1\.0' \
+		|| { apt-get update -qq && apt-get install -y -qq libpython3.11 >/dev/null; }
+
+# What only the tests need: docker-compose, to validate the Compose files.
+test-deps: system-deps
+	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 
 services:
 	./scripts/ensure-services.sh
@@ -54,7 +56,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install system-deps services model lint typecheck
+test: install test-deps services model lint typecheck
 	$(BIN)/pytest
 
 # Benchmarks: each prints a table, writes benchmarks/results/<name>.json and its section of RESULTS.md.

@@ -27,6 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--version", default="1", help="version written into model_name (default 1)")
     train.add_argument("--out", type=Path, help="where to write the weights (default export/weights)")
 
+    adapt = commands.add_parser("adapt", help="adapt the encoder (LoRA) and train both heads with it")
+    adapt.add_argument("--data", type=Path, required=True, help="folder of the labelled JSONL files")
+    adapt.add_argument("--version", default="2", help="version written into model_name (default 2)")
+    adapt.add_argument("--out", type=Path, help="where to write the weights (default export/weights)")
+    adapt.add_argument("--folds", type=int, default=5, help="k-fold on the tweets first (0: skip)")
+    adapt.add_argument("--epochs", type=int, help="passes over the training data")
+    adapt.add_argument("--limit", type=int, help="examples per epoch (a quick trial)")
+
     evaluate = commands.add_parser("evaluate", help="score the bundled model on a labelled file")
     evaluate.add_argument("--task", choices=["sentiment", "emotion"], required=True)
     evaluate.add_argument("--data", type=Path, required=True, help='JSONL rows {"text", "label"}')
@@ -57,6 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         from export.train import train as run_train
 
         figures = run_train(args.data, Recipe(), args.version, args.out)
+        print(json.dumps(figures))
+        return 0
+    if args.command == "adapt":
+        from dataclasses import replace
+
+        from export.adapt import AdaptRecipe
+        from export.adapt import adapt as run_adapt
+
+        recipe = AdaptRecipe()
+        if args.epochs:
+            recipe = replace(recipe, epochs=args.epochs)
+        if args.limit:
+            recipe = replace(recipe, limit=args.limit)
+        figures = run_adapt(
+            args.data, recipe, args.version, args.folds, **({"out": args.out} if args.out else {})
+        )
         print(json.dumps(figures))
         return 0
     if args.command == "evaluate":

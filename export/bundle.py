@@ -23,6 +23,7 @@ from services.common.inference.spec import EMOTION_ORDER, SENTIMENT_ORDER, TOKEN
 NAME = "minilm-bundle"
 WEIGHTS = Path(__file__).with_name("weights")
 HEADS_FILE = "heads.safetensors"
+ADAPTER_FILE = "adapter.safetensors"  # LoRA adapters of the encoder, when it was adapted
 CARD_FILE = "heads.json"  # version, training recipe and dev figures of the committed heads
 EMBEDDING_DIM = 384
 
@@ -91,14 +92,27 @@ def load_encoder() -> nn.Module:
 
 
 def load_bundle(weights: Path = WEIGHTS) -> tuple[Bundle, Card]:
-    heads = Heads()
-    heads.load_state_dict(load_file(str(weights / HEADS_FILE)))
+    """The committed model: the encoder (with its adapters merged in, when it was adapted) and the heads."""
     card = json.loads((weights / CARD_FILE).read_text())
-    return Bundle(load_encoder(), heads).eval(), Card(version=card["version"], details=card)
+    heads = Heads(card.get("recipe", {}).get("hidden", 256))
+    heads.load_state_dict(load_file(str(weights / HEADS_FILE)))
+    encoder = load_encoder()
+    if "adapter" in card:
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+        spec = card["adapter"]
+        config = LoraConfig(r=spec["rank"], lora_alpha=spec["alpha"], target_modules=spec["targets"])
+        adapted = get_peft_model(encoder, config)
+        adapter = {k: v.float() for k, v in load_file(str(weights / ADAPTER_FILE)).items()}
+        set_peft_model_state_dict(adapted, adapter)
+        encoder = adapted.merge_and_unload().eval()
+    return Bundle(encoder, heads).eval(), Card(version=card["version"], details=card)
 
 
 def save_heads(heads: Heads, version: str, details: dict[str, Any], weights: Path = WEIGHTS) -> None:
     weights.mkdir(parents=True, exist_ok=True)
+    if "adapter" not in details:
+        (weights / ADAPTER_FILE).unlink(missing_ok=True)  # heads for the plain encoder
     save_file({k: v.contiguous() for k, v in heads.state_dict().items()}, str(weights / HEADS_FILE))
     card = {"version": version, "name": NAME, **details}
     (weights / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
