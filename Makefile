@@ -38,7 +38,7 @@ migrate: install services
 	$(BIN)/python -m services.common.db.migrate
 
 # The bundled model, exported to ONNX and laid out for Triton; rebuilt when the weights or the export change.
-$(MODEL): $(VENV)/.installed export/weights/heads.safetensors export/weights/heads.json $(wildcard export/*.py)
+$(MODEL): $(VENV)/.installed $(wildcard export/weights/*) $(wildcard export/*.py)
 	$(BIN)/python -m export build --repository model_repository
 
 model: $(MODEL)
