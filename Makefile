@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL := model_repository/sentiment_emotion/1/manifest.json
 
-.PHONY: install system-deps test-deps services migrate model triton run lint typecheck test bench-inference clean
+.PHONY: install system-deps test-deps services migrate model triton run lint typecheck test bench-inference bench-accuracy clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ test: install test-deps services model lint typecheck
 # Benchmarks: each prints a table, writes benchmarks/results/<name>.json and its section of RESULTS.md.
 bench-inference: install system-deps
 	$(BIN)/python -m benchmarks.inference
+
+# Accuracy on the labelled dev files (not part of a user's clone: DATA says where they are).
+DATA ?= ../shared/data
+bench-accuracy: install
+	$(BIN)/python -m benchmarks.accuracy --data $(DATA)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,6 +1,6 @@
 """python -m export: train, evaluate and export the models.
 
-python -m export train --data DIR            fit the bundled model's heads (writes export/weights/)
+python -m export train --data DIR            train the bundled model (writes export/weights/)
 python -m export evaluate --task sentiment --data FILE.jsonl
                                               accuracy, macro-F1, macro-recall as JSON on the last line
 python -m export build [--repository DIR]     ONNX export, checked against PyTorch, into Triton's repository
@@ -22,18 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train the bundled model's heads")
+    train = commands.add_parser("train", help="train the bundled model: heads, then the adapted encoder")
     train.add_argument("--data", type=Path, required=True, help="folder of the labelled JSONL files")
-    train.add_argument("--version", default="1", help="version written into model_name (default 1)")
+    train.add_argument("--version", default="2", help="version written into model_name (default 2)")
     train.add_argument("--out", type=Path, help="where to write the weights (default export/weights)")
-
-    adapt = commands.add_parser("adapt", help="adapt the encoder (LoRA) and train both heads with it")
-    adapt.add_argument("--data", type=Path, required=True, help="folder of the labelled JSONL files")
-    adapt.add_argument("--version", default="2", help="version written into model_name (default 2)")
-    adapt.add_argument("--out", type=Path, help="where to write the weights (default export/weights)")
-    adapt.add_argument("--folds", type=int, default=5, help="k-fold on the tweets first (0: skip)")
-    adapt.add_argument("--epochs", type=int, help="passes over the training data")
-    adapt.add_argument("--limit", type=int, help="examples per epoch (a quick trial)")
+    train.add_argument("--folds", type=int, default=5, help="k-fold on the tweets first (0 or 1: skip)")
+    train.add_argument("--frozen-only", action="store_true", help="only the heads on the frozen encoder")
+    train.add_argument("--limit", type=int, help="adaptation: examples per epoch (a quick trial)")
 
     evaluate = commands.add_parser("evaluate", help="score the bundled model on a labelled file")
     evaluate.add_argument("--task", choices=["sentiment", "emotion"], required=True)
@@ -61,26 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     if args.command == "train":
-        from export.train import Recipe
-        from export.train import train as run_train
-
-        figures = run_train(args.data, Recipe(), args.version, args.out)
-        print(json.dumps(figures))
-        return 0
-    if args.command == "adapt":
         from dataclasses import replace
 
         from export.adapt import AdaptRecipe
-        from export.adapt import adapt as run_adapt
+        from export.train import train as run_train
 
-        recipe = AdaptRecipe()
-        if args.epochs:
-            recipe = replace(recipe, epochs=args.epochs)
-        if args.limit:
+        recipe = None if args.frozen_only else AdaptRecipe()
+        if recipe and args.limit:
             recipe = replace(recipe, limit=args.limit)
-        figures = run_adapt(
-            args.data, recipe, args.version, args.folds, **({"out": args.out} if args.out else {})
-        )
+        options = {"out": args.out} if args.out else {}
+        figures = run_train(args.data, args.version, folds=args.folds, adapted=recipe, **options)
         print(json.dumps(figures))
         return 0
     if args.command == "evaluate":

@@ -1,46 +1,28 @@
-"""Adapt the encoder: LoRA adapters on every linear layer of MiniLM, trained with both heads at once.
-
-    python -m export adapt --data ../shared/data [--folds 5] [--epochs 1]
+"""The second stage of training: LoRA adapters on every linear layer of MiniLM, trained with both heads.
 
 One shared encoder, two tasks: each example carries a sentiment label, an emotion label or both (the
 GoEmotions comments have both groupings), and the loss adds the two cross-entropies over the labels present.
-The 2,000 in-domain tweets are drawn more often than the Reddit comments; rare emotions get more weight.
-Training shows progress, writes a checkpoint every few hundred steps and resumes from it when run again
-with the same recipe. The adapters are small (a few MB) and are merged into the encoder at export, so the
-served graph is exactly as fast as the one without them.
+Training starts from the first stage's heads (``export/frozen.py``); the in-domain tweets are drawn more
+often than the Reddit comments; rare emotions weigh more. It shows progress, writes a checkpoint every few
+hundred steps and resumes from it when run again with the same recipe. The adapters are small (a few MB)
+and are merged into the encoder at export, so the served graph is exactly as fast as the one without them.
 """
 
-import hashlib
-import json
+import copy
 import logging
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
-from safetensors.torch import load_file, save_file
-from sklearn.model_selection import StratifiedKFold
+from peft import LoraConfig, get_peft_model
 from torch import nn
 from tqdm import tqdm
 
-from export.bundle import (
-    ADAPTER_FILE,
-    CARD_FILE,
-    HEADS_FILE,
-    WEIGHTS,
-    Heads,
-    embed,
-    load_encoder,
-    load_tokenizer,
-    save_heads,
-)
-from export.data import read_jsonl
-from export.metrics import scores
-from export.train import FILES, class_weights
+from export.bundle import Heads, embed, load_encoder, load_tokenizer
+from export.data import FILES, read_jsonl
+from export.frozen import class_weights
 from services.common.inference.spec import EMOTION_ORDER, SENTIMENT_ORDER
 
 log = logging.getLogger("export.adapt")
@@ -61,16 +43,9 @@ class AdaptRecipe:
     tweet_weight: float = 8.0  # each tweet is drawn this many times as often as a Reddit comment
     sentiment_balance: float = 1.0
     emotion_balance: float = 0.5
-    hidden: int = 256
     seed: int = 13
-    limit: int = 0  # examples per epoch; 0 = all (tests use a few)
-    # Start from the heads trained on the frozen encoder (`python -m export train`) rather than from
-    # random ones: a trial from random heads had not learned the rare emotions after 8,000 examples.
-    init_heads: bool = True
+    limit: int = 24_000  # examples drawn per epoch (0: as many as there are, ~45,000)
     checkpoint_every: int = 200
-
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -83,14 +58,17 @@ class Example:
 
 def examples(data: Path, recipe: AdaptRecipe, tweets: list[int] | None = None) -> list[Example]:
     """Training examples; ``tweets`` picks which of the 2,000 tweets to use (all when None)."""
-    sets = {name: read_jsonl(data / file, task) for name, (file, task) in FILES.items()}  # type: ignore[arg-type]
+    sets = {name: read_jsonl(data / file, task) for name, (file, task) in FILES.items()}
     both: dict[str, list[int]] = {}
     for text, label in zip(sets["sentiment_train"].texts, sets["sentiment_train"].labels, strict=True):
         both[text] = [label, IGNORE]
     for text, label in zip(sets["emotion_train"].texts, sets["emotion_train"].labels, strict=True):
         both.setdefault(text, [IGNORE, IGNORE])[1] = label
     out = [Example(text, s, e, 1.0) for text, (s, e) in both.items()]
-    out += [Example(t, IGNORE, e, 1.0) for t, e in zip(*_columns(sets["tweet_emotion_train"]), strict=True)]
+    tweet_emotion = sets["tweet_emotion_train"]
+    out += [
+        Example(t, IGNORE, e, 1.0) for t, e in zip(tweet_emotion.texts, tweet_emotion.labels, strict=True)
+    ]
     chosen = range(len(sets["tweets"])) if tweets is None else tweets
     out += [
         Example(sets["tweets"].texts[i], sets["tweets"].labels[i], IGNORE, recipe.tweet_weight)
@@ -99,24 +77,18 @@ def examples(data: Path, recipe: AdaptRecipe, tweets: list[int] | None = None) -
     return out
 
 
-def _columns(examples: Any) -> tuple[list[str], list[int]]:
-    return examples.texts, examples.labels
-
-
 class Adapted(nn.Module):
-    def __init__(self, recipe: AdaptRecipe) -> None:
+    """The encoder wrapped with LoRA adapters, under a copy of the given heads (random heads had not
+    learned the rare emotions after 8,000 examples in a trial; the first stage's have)."""
+
+    def __init__(self, recipe: AdaptRecipe, heads: Heads) -> None:
         super().__init__()
         config = LoraConfig(
             r=recipe.rank, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout, target_modules=list(TARGETS)
         )
-        self.encoder = get_peft_model(load_encoder(), config)
         torch.manual_seed(recipe.seed)
-        self.heads = Heads(recipe.hidden)
-        if recipe.init_heads:
-            card = json.loads((WEIGHTS / CARD_FILE).read_text())
-            if "adapter" in card:
-                raise ValueError("export/weights holds adapted heads: train the frozen-encoder heads first")
-            self.heads.load_state_dict(load_file(str(WEIGHTS / HEADS_FILE)))
+        self.encoder = get_peft_model(load_encoder(), config)
+        self.heads = copy.deepcopy(heads)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sentiment, emotion = self.heads(embed(self.encoder, ids, mask))
@@ -140,11 +112,9 @@ def epoch_batches(
     return [out[i] for i in rng.permutation(len(out))]
 
 
-def fit(
-    data_examples: list[Example], recipe: AdaptRecipe, run: str, checkpoints: Path = CHECKPOINTS
-) -> Adapted:
-    """Train (resuming from this recipe's checkpoint for ``run`` when there is one)."""
-    model = Adapted(recipe)
+def fit(data_examples: list[Example], recipe: AdaptRecipe, heads: Heads, checkpoint: Path) -> Adapted:
+    """Train from ``heads``, resuming from ``checkpoint`` when it exists (its name must say what it is)."""
+    model = Adapted(recipe, heads)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=recipe.learning_rate, weight_decay=0.01)
     tokenizer = load_tokenizer()
@@ -166,7 +136,6 @@ def fit(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=recipe.learning_rate, total_steps=total, pct_start=0.1
     )
-    checkpoint = checkpoints / f"{run}-{recipe.key()}.pt"
     step = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -174,11 +143,12 @@ def fit(
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         step = state["step"]
+        torch.set_rng_state(state["rng"])
         log.info("resuming %s at step %d of %d", checkpoint.name, step, total)
     lengths = np.array([len(e.text) for e in data_examples])
     batches: dict[int, list[NDArray[np.int64]]] = {}
     model.train()
-    with tqdm(total=total, initial=step, desc=f"adapt {run}", unit="batch") as bar:
+    with tqdm(total=total, initial=step, desc=f"adapt {checkpoint.stem}", unit="batch") as bar:
         while step < total:
             epoch, within = divmod(step, steps_per_epoch)
             if epoch not in batches:
@@ -203,12 +173,13 @@ def fit(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % recipe.checkpoint_every == 0 or step == total:
-                checkpoints.mkdir(parents=True, exist_ok=True)
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
                 state = {
                     "model": model.state_dict(),
                     "optimiser": optimiser.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "step": step,
+                    "rng": torch.get_rng_state(),
                 }
                 torch.save(state, checkpoint)
     return model.eval()
@@ -231,45 +202,3 @@ def predict(model: Adapted, texts: list[str], task: str, batch_size: int = 64) -
             ):
                 out[i] = label
     return out
-
-
-def adapt(
-    data: Path,
-    recipe: AdaptRecipe,
-    version: str,
-    folds: int,
-    out: Path = WEIGHTS,
-    checkpoints: Path = CHECKPOINTS,
-) -> dict[str, Any]:
-    """k-fold figures on the tweets (when ``folds`` > 1), then the final model on everything, saved."""
-    started = time.monotonic()
-    figures: dict[str, Any] = {}
-    tweets = read_jsonl(data / FILES["tweets"][0], "sentiment")
-    if folds > 1:
-        truth: list[int] = []
-        guesses: list[int] = []
-        split = StratifiedKFold(folds, shuffle=True, random_state=recipe.seed)
-        for fold, (train_idx, test_idx) in enumerate(split.split(tweets.texts, tweets.labels)):
-            model = fit(examples(data, recipe, train_idx.tolist()), recipe, f"fold{fold}", checkpoints)
-            truth += [tweets.labels[i] for i in test_idx]
-            guesses += predict(model, [tweets.texts[i] for i in test_idx], "sentiment")
-        figures["tweeteval_sentiment_kfold"] = scores(truth, guesses)
-        log.info("k-fold: %s", figures["tweeteval_sentiment_kfold"])
-    model = fit(examples(data, recipe), recipe, "final", checkpoints)
-    for name in ("sentiment_dev", "emotion_dev", "tweet_emotion_dev"):
-        file, task = FILES[name]
-        dev = read_jsonl(data / file, task)  # type: ignore[arg-type]
-        figures[file.removesuffix(".jsonl")] = scores(dev.labels, predict(model, dev.texts, task))
-    out.mkdir(parents=True, exist_ok=True)
-    adapter = {
-        k: v.to(torch.float16).contiguous() for k, v in get_peft_model_state_dict(model.encoder).items()
-    }
-    save_file(adapter, str(out / ADAPTER_FILE))
-    details = {
-        "adapter": {"rank": recipe.rank, "alpha": recipe.alpha, "targets": list(TARGETS)},
-        "recipe": asdict(recipe),
-        "dev": figures,
-        "train_seconds": round(time.monotonic() - started, 1),
-    }
-    save_heads(model.heads, version, details, weights=out)
-    return figures

@@ -94,7 +94,7 @@ def load_encoder() -> nn.Module:
 def load_bundle(weights: Path = WEIGHTS) -> tuple[Bundle, Card]:
     """The committed model: the encoder (with its adapters merged in, when it was adapted) and the heads."""
     card = json.loads((weights / CARD_FILE).read_text())
-    heads = Heads(card.get("recipe", {}).get("hidden", 256))
+    heads = Heads(card["hidden"])
     heads.load_state_dict(load_file(str(weights / HEADS_FILE)))
     encoder = load_encoder()
     if "adapter" in card:

@@ -11,6 +11,23 @@ from services.common.labels import to_emotion, to_sentiment
 
 Task = Literal["sentiment", "emotion"]
 
+# The labelled files training reads from its data folder (``../shared/data``), by role: (file, task).
+FILES: dict[str, tuple[str, Task]] = {
+    "sentiment_train": ("goemotions_sentiment_train.jsonl", "sentiment"),
+    "sentiment_dev": ("goemotions_sentiment_dev.jsonl", "sentiment"),
+    "tweets": ("tweeteval_sentiment_dev.jsonl", "sentiment"),
+    "emotion_train": ("goemotions_ekman_train.jsonl", "emotion"),
+    "emotion_dev": ("goemotions_ekman_dev.jsonl", "emotion"),
+    "tweet_emotion_train": ("tweeteval_emotion_train.jsonl", "emotion"),
+    "tweet_emotion_dev": ("tweeteval_emotion_dev.jsonl", "emotion"),
+}
+# The dev files every model is scored on, by the name its figures go under (the tweets are k-folded).
+DEV = {
+    "goemotions_sentiment_dev": "sentiment_dev",
+    "goemotions_ekman_dev": "emotion_dev",
+    "tweeteval_emotion_dev": "tweet_emotion_dev",
+}
+
 
 @dataclass(frozen=True)
 class Examples:
