@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL := model_repository/sentiment_emotion/1/manifest.json
 
-.PHONY: install system-deps test-deps services migrate model triton run lint typecheck test bench-inference bench-accuracy clean
+.PHONY: install system-deps test-deps services migrate model triton run lint typecheck test bench-inference bench-accuracy bench-pipeline clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,11 @@ model: $(MODEL)
 triton: system-deps model
 	$(BIN)/python -m services.common.inference.embedded --repository model_repository --log-file tritonserver.log
 
-run: migrate triton
+# Everything in the Procfile in the foreground until Ctrl-C: Triton, WORKERS workers (their /metrics and
+# /health on 9100, 9101, ...), the synthetic ingester.
+WORKERS ?= 2
+run: migrate model system-deps
+	$(BIN)/honcho start --port 9000 --concurrency worker=$(WORKERS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -67,6 +71,9 @@ bench-inference: install system-deps
 DATA ?= ../shared/data
 bench-accuracy: install
 	$(BIN)/python -m benchmarks.accuracy --data $(DATA)
+
+bench-pipeline: install system-deps services model
+	$(BIN)/python -m benchmarks.pipeline
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -5,7 +5,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
@@ -14,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from export.build import build
 from services.common.db.engine import create_engine, session_factory
-from services.common.db.migrate import upgrade, wait_for_database
+from services.common.db.migrate import drop_database, upgrade, wait_for_database
+from services.common.inference.embedded import EmbeddedTriton
 from services.common.names import RedisNames
 from services.common.settings import Settings, load_settings
+from tests.support import LoneRedis, start_triton
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -42,15 +43,6 @@ def database_url(settings: Settings) -> Iterator[str]:
     upgrade(settings.database_url)
     yield settings.database_url
     asyncio.run(drop_database(settings.database_url))
-
-
-async def drop_database(database_url: str) -> None:
-    name = make_url(database_url).database
-    conn = await asyncpg.connect(_admin_dsn(database_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +85,21 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("model_repository")
     build(repo)
     return repo
+
+
+@pytest.fixture(scope="session")
+def triton(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]:
+    """The real tritonserver serving the repository that the real export built, once per run."""
+    server = start_triton(repository, tmp_path_factory.mktemp("triton"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lone_redis() -> Iterator[LoneRedis]:
+    """A Redis of the test's own, for outages: started by the test, stopped after it."""
+    server = LoneRedis()
+    yield server
+    if server.process is not None:
+        server.process.terminate()
+        server.process.wait(10)

@@ -29,8 +29,8 @@ def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Pat
     done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\n")
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
-    assert {"postgres", "redis", "migrate", "model-export", "triton"} <= services.keys()
-    for private in ("postgres", "redis", "triton"):
+    assert {"postgres", "redis", "migrate", "model-export", "triton", "worker", "ingester"} <= services.keys()
+    for private in ("postgres", "redis", "triton", "worker"):
         assert "ports" not in services[private], f"{private} must not be published"
     assert "--appendonly" in services["redis"]["command"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -40,6 +40,19 @@ def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Pat
     assert "--model-config-name=cpu" in triton["command"]
     assert triton["depends_on"]["model-export"]["condition"] == "service_completed_successfully"
     assert "deploy" not in triton
+    worker = services["worker"]
+    assert worker["command"] == ["python", "-m", "services.worker"]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["depends_on"]["triton"]["condition"] == "service_healthy"
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["environment"]["WORKER_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - scraped inside the network
+    assert worker["volumes"] == ["models:/models:ro"], "the served model's tokenizer, read-only"
+
+
+def test_the_number_of_workers_comes_from_the_environment(tmp_path: Path) -> None:
+    done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\nWORKERS=5\n")
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load(done.stdout)["services"]["worker"]["deploy"]["replicas"] == 5
 
 
 def test_the_gpu_overlay_gives_triton_the_gpus_and_the_gpu_profile(tmp_path: Path) -> None:

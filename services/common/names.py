@@ -10,6 +10,7 @@ STREAM = "social_posts_stream"
 GROUP = "sentiment_workers"
 CHANNEL = "sentiment_updates"
 DEAD_LETTER_STREAM = "social_posts_dead_letter"
+FAILURES = "social_posts_failures"
 ALERT_LOCK = "sentiment_alert_lock"
 CACHE = "sentiment_cache"
 
@@ -36,6 +37,11 @@ class RedisNames:
     @property
     def dead_letter_stream(self) -> str:
         return self.prefix + DEAD_LETTER_STREAM
+
+    @property
+    def failures(self) -> str:
+        """Hash: stream entry id -> how many times that post failed on its own account."""
+        return self.prefix + FAILURES
 
     @property
     def alert_lock(self) -> str:

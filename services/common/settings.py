@@ -48,6 +48,53 @@ class Settings(BaseSettings):
     db_wait_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="How long `migrate` waits for PostgreSQL to answer."
     )
+    stream_max_backlog: int = Field(
+        100_000,
+        ge=100,
+        le=100_000_000,
+        description="Entries on the stream not yet processed beyond which producers slow down (429 over HTTP).",
+    )
+    ingest_rate: float = Field(
+        20.0, ge=0, le=100_000, description="Posts per second the ingester sends (0: as fast as it can)."
+    )
+    ingest_jitter: float = Field(
+        0.3, ge=0, lt=1, description="Each gap between posts varies by up to this fraction."
+    )
+    ingest_scenario: Literal["steady", "burst"] = Field(
+        "steady", description="Synthetic feed: the everyday mix, or a negative burst on one topic."
+    )
+    ingest_burst_topic: str = Field("airline", description="The topic of the burst scenario.")
+    ingest_seed: int = Field(42, description="Seed of the synthetic feed: the same seed, the same posts.")
+    worker_batch_size: int = Field(
+        32, ge=1, le=1024, description="Posts a worker reads and classifies at once."
+    )
+    worker_block_ms: int = Field(
+        500, ge=1, le=60_000, description="How long one read waits for posts before it returns what it has."
+    )
+    worker_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Batches one worker keeps in flight (reading, inference, writing overlap).",
+    )
+    worker_max_failures: int = Field(
+        3, ge=1, le=100, description="Failures of a post on its own account before it is dead-lettered."
+    )
+    worker_claim_idle_s: float = Field(
+        30.0, gt=0, le=86_400, description="Pending this long, a post is taken over from its (dead) consumer."
+    )
+    worker_consumer: str = Field(
+        "",
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]*$",
+        description="This worker's consumer name in the group; empty: host name and process id.",
+    )
+    worker_metrics_port: int = Field(
+        9100, ge=0, le=65_535, description="Port of the worker's /metrics and /health (0: none)."
+    )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="Address /metrics and /health bind to (0.0.0.0 inside a container)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every service."
     )

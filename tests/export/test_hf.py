@@ -13,7 +13,7 @@ from transformers import BertConfig, BertForSequenceClassification, PreTrainedTo
 from export.hf import LabelError, export_hf, groups
 from services.common.inference.client import Classifier
 from services.common.labels import Emotion, Sentiment
-from tests.common.inference.conftest import start_triton
+from tests.support import start_triton
 
 WORDS = ["i", "love", "hate", "this", "the", "day", "is", "great", "awful", "meh", "ok", "so", "very", "not"]
 SENTIMENT_LABELS = ["positive", "negative", "neutral"]  # not our order: the export must reorder

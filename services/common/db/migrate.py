@@ -58,6 +58,17 @@ async def wait_for_database(database_url: str, timeout_s: float) -> None:
         await conn.close()
 
 
+async def drop_database(database_url: str) -> None:
+    """Drop the database named in ``database_url`` (tests and benchmarks use databases of their own)."""
+    url = make_url(database_url)
+    maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(maintenance, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate up to ``revision``. Call from sync code: Alembic runs its own event loop."""
     command.upgrade(alembic_config(database_url), revision)

@@ -9,9 +9,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from services.common.db.engine import create_engine
-from services.common.db.migrate import alembic_config, downgrade, upgrade, wait_for_database
+from services.common.db.migrate import alembic_config, downgrade, drop_database, upgrade, wait_for_database
 from services.common.settings import Settings
-from tests.conftest import drop_database
 
 TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts"}
 

@@ -20,7 +20,7 @@ from services.common.inference.client import (
 from services.common.inference.embedded import EmbeddedTriton, TritonStartError
 from services.common.inference.spec import EMOTION_LOGITS, MODEL, OUTPUTS, SENTIMENT_LOGITS, TOKENIZER_FILE
 from services.common.labels import Emotion, Sentiment
-from tests.common.inference.conftest import free_port, start_triton
+from tests.support import free_port, start_triton
 
 POSTS = [
     "I absolutely love this, best day of my life! 😍",

@@ -1,0 +1,354 @@
+"""The pipeline under load: sustained posts/s from XADD to committed rows and published events, against the
+in-process ceiling and a naive worker; latency at half that rate; worker memory.
+
+    .venv/bin/python -m benchmarks.pipeline [--posts 2000]     (make bench-pipeline; about 3 minutes here)
+
+Everything runs on this machine: PostgreSQL and Redis (a database and a key prefix of the run's own,
+removed after), the embedded Triton serving `model_repository/` (`make model`), and the workers as
+`make run` starts them (`python -m services.worker` processes).
+
+- ceiling: in-process ONNX Runtime on the same texts, at the best of batch 8, 16, 32 and 64;
+- sustained: the stream pre-filled with N synthetic posts, then the workers started; the clock runs from
+  their start to the last post's event (every post committed and published), for one worker with one batch
+  in flight and with WORKER_CONCURRENCY (reading, inference and writing overlapped);
+- naive: one message at a time: one inference call, one insert and commit, one publish, one ack;
+- latency: posts sent at half the sustained rate for 20 s; from XADD (the entry id's time) to the event
+  arriving on the channel, p50 and p99;
+- memory: the largest RSS of a worker process during the sustained run.
+
+Writes benchmarks/results/pipeline.json and a section of RESULTS.md.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import psutil
+import redis.asyncio as aioredis
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from benchmarks.inference import free_port
+from benchmarks.report import table, update_section, write_json
+from services.common.db.engine import create_engine, session_factory
+from services.common.db.migrate import drop_database, upgrade, wait_for_database
+from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.events import PostEvent, parse_event
+from services.common.inference.client import Classifier, encode, load_tokenizer
+from services.common.inference.embedded import EmbeddedTriton
+from services.common.inference.spec import MODEL, OUTPUTS
+from services.common.messages import PostMessage
+from services.common.names import RedisNames
+from services.common.settings import Settings, load_settings
+from services.ingester.producer import Pacer, Producer
+from services.ingester.synthetic import Generator
+from services.worker.store import event_of, write
+from services.worker.worker import Entry
+
+REPOSITORY = Path("model_repository")
+BATCHES = (8, 16, 32, 64)
+
+
+@dataclass
+class Bench:
+    settings: Settings
+    names: RedisNames
+    redis: aioredis.Redis
+    posts: list[PostMessage]
+
+
+def texts_tokens(posts: list[PostMessage]) -> float:
+    manifest = json.loads((REPOSITORY / MODEL / "1" / "manifest.json").read_text())
+    tokenizer = load_tokenizer(REPOSITORY / MODEL / "1" / "tokenizer.json", manifest["tokenizer_sha256"])
+    lengths = [sum(e.attention_mask) for e in tokenizer.encode_batch([p.content for p in posts])]
+    return round(float(np.mean(lengths)), 1)
+
+
+def ceiling(posts: list[PostMessage]) -> tuple[float, int]:
+    """In-process ONNX Runtime (2 threads) on the served graph: best posts/s and its batch size."""
+    manifest = json.loads((REPOSITORY / MODEL / "1" / "manifest.json").read_text())
+    graph = REPOSITORY / MODEL / "1" / manifest["graphs"]["embedded"]
+    tokenizer = load_tokenizer(REPOSITORY / MODEL / "1" / "tokenizer.json", manifest["tokenizer_sha256"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    texts = [p.content for p in posts]
+
+    def run(batch: int, sample: list[str]) -> float:
+        started = time.perf_counter()
+        for i in range(0, len(sample), batch):
+            session.run(list(OUTPUTS), encode(tokenizer, sample[i : i + batch]))
+        return len(sample) / (time.perf_counter() - started)
+
+    run(32, texts[:64])  # warm-up
+    trial = {batch: run(batch, texts[:512]) for batch in BATCHES}
+    best = max(trial, key=lambda b: trial[b])
+    return round(run(best, texts), 1), best
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("database_url", "redis_url", "redis_key_prefix", "triton_url", "model_repository"):
+        env[name.upper()] = str(getattr(settings, name))
+    return env | {"WORKER_METRICS_PORT": "0"} | extra
+
+
+async def count_rows(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(SentimentAnalysis)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def reset(bench: Bench) -> None:
+    await bench.redis.delete(bench.names.stream, bench.names.dead_letter_stream, bench.names.failures)
+    engine = create_engine(bench.settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(SocialMediaPost.__table__.delete())  # type: ignore[attr-defined]
+    await engine.dispose()
+
+
+async def fill(bench: Bench, posts: list[PostMessage]) -> None:
+    producer = Producer(bench.redis, bench.names, max_backlog=10**9, batch=500)
+    for post in posts:
+        await producer.send(post)
+    await producer.flush()
+
+
+@asynccontextmanager
+async def listening(bench: Bench, arrived: dict[str, float]):  # type: ignore[no-untyped-def]
+    """Records when each post's event arrives on the channel."""
+    pubsub = bench.redis.pubsub()
+    await pubsub.subscribe(bench.names.channel)
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                event = parse_event(message["data"])
+                if isinstance(event, PostEvent):
+                    arrived.setdefault(event.data.post_id, time.time())
+
+    task = asyncio.create_task(listen())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def sustained(bench: Bench, workers: int, concurrency: int) -> dict[str, float]:
+    await reset(bench)
+    await fill(bench, bench.posts)
+    arrived: dict[str, float] = {}
+    peak = 0.0
+    async with listening(bench, arrived):
+        started = time.time()
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "services.worker",
+                env=worker_env(
+                    bench.settings, WORKER_CONCURRENCY=str(concurrency), WORKER_CONSUMER=f"bench{i}"
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(workers)
+        ]
+        try:
+            while len(arrived) < len(bench.posts):
+                await asyncio.sleep(0.25)
+                peak = max(peak, max(psutil.Process(p.pid).memory_info().rss for p in procs) / 2**20)
+                if time.time() - started > 600:
+                    raise TimeoutError(f"only {len(arrived)} of {len(bench.posts)} posts after 600 s")
+            seconds = max(arrived.values()) - started
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                await asyncio.wait_for(p.wait(), 30)
+    assert await count_rows(bench.settings) == len(bench.posts)
+    return {"posts_per_s": round(len(bench.posts) / seconds, 1), "worker_rss_mb": round(peak, 1)}
+
+
+async def naive(bench: Bench, seconds: float = 30.0) -> float:
+    """One message at a time, each step on its own: the baseline the batching worker must beat."""
+    await reset(bench)
+    await fill(bench, bench.posts)
+    await bench.redis.xgroup_create(bench.names.stream, bench.names.group, id="0")
+    classifier = Classifier(bench.settings.triton_url, REPOSITORY)
+    engine = create_engine(bench.settings.database_url)
+    sessions = session_factory(engine)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds and done < len(bench.posts):
+        reply: Any = await bench.redis.xreadgroup(
+            bench.names.group, "naive", {bench.names.stream: ">"}, count=1
+        )
+        [[_, [(entry_id, fields)]]] = reply
+        entry = Entry(entry_id.decode(), fields)
+        post = PostMessage.from_stream(fields)
+        result = classifier.classify([post.content])
+        event = event_of(post, result.predictions[0], result.model_name, datetime.now(UTC))
+        async with sessions() as session:
+            await write(session, [(post, entry.ingested_at, event)])
+        await bench.redis.publish(bench.names.channel, PostEvent(data=event).model_dump_json())
+        await bench.redis.xack(bench.names.stream, bench.names.group, entry.id)
+        done += 1
+    elapsed = time.perf_counter() - started
+    classifier.close()
+    await engine.dispose()
+    return round(done / elapsed, 1)
+
+
+async def latency(bench: Bench, rate: float, concurrency: int, seconds: float = 20.0) -> dict[str, float]:
+    await reset(bench)
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    generator = Generator(seed=11, run_id=uuid.uuid4().hex[:6])
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.worker",
+        env=worker_env(bench.settings, WORKER_CONCURRENCY=str(concurrency), WORKER_CONSUMER="latency"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.sleep(3)  # connected and reading
+        async with listening(bench, arrived):
+            pacer = Pacer(rate, jitter=0.3, seed=1)
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds:
+                await pacer.wait()
+                post = generator.next().post
+                entry_id: Any = await bench.redis.xadd(bench.names.stream, post.to_stream())  # type: ignore[arg-type]
+                sent[post.post_id] = Entry(entry_id.decode(), {}).ingested_at.timestamp()
+            deadline = time.time() + 30
+            while len(arrived) < len(sent) and time.time() < deadline:  # noqa: ASYNC110 - filled by the listener
+                await asyncio.sleep(0.1)
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), 30)
+    delays = np.array([(arrived[k] - sent[k]) * 1000 for k in sent if k in arrived])
+    return {
+        "latency_posts": len(sent),
+        "latency_lost": len(sent) - len(delays),
+        "latency_p50_ms": round(float(np.percentile(delays, 50)), 1),
+        "latency_p99_ms": round(float(np.percentile(delays, 99)), 1),
+    }
+
+
+async def main_async(n: int) -> dict[str, Any]:
+    base = load_settings()
+    run_id = uuid.uuid4().hex[:8]
+    database = make_url(base.database_url).set(database=f"sentiment_bench_{run_id}")
+    grpc = free_port()
+    settings = base.model_copy(
+        update={
+            "database_url": database.render_as_string(hide_password=False),
+            "redis_key_prefix": f"bench:{run_id}:",
+            "triton_url": f"127.0.0.1:{grpc}",
+            "model_repository": REPOSITORY,
+        }
+    )
+    await wait_for_database(settings.database_url, timeout_s=30)
+    await asyncio.to_thread(upgrade, settings.database_url)
+    generator = Generator(seed=7, run_id=run_id)
+    posts = [generator.next().post for _ in range(n)]
+    bench = Bench(
+        settings, RedisNames(settings.redis_key_prefix), aioredis.Redis.from_url(settings.redis_url), posts
+    )
+    result: dict[str, Any] = {"posts": n, "mean_tokens": texts_tokens(posts)}
+    server = EmbeddedTriton(
+        REPOSITORY,
+        grpc_port=grpc,
+        metrics_port=free_port(),
+        log_file=Path(tempfile.gettempdir()) / f"bench-triton-{run_id}.log",
+    )
+    try:
+        result["ceiling_posts_per_s"], result["ceiling_batch"] = ceiling(posts)
+        print(
+            f"ceiling: {result['ceiling_posts_per_s']} posts/s at batch {result['ceiling_batch']}", flush=True
+        )
+        with server:
+            one = await sustained(bench, workers=1, concurrency=1)
+            print(f"sustained, 1 batch in flight: {one}", flush=True)
+            best = await sustained(bench, workers=1, concurrency=base.worker_concurrency)
+            print(f"sustained, {base.worker_concurrency} batches in flight: {best}", flush=True)
+            result["naive_posts_per_s"] = await naive(bench)
+            print(f"naive: {result['naive_posts_per_s']} posts/s", flush=True)
+            result |= await latency(bench, best["posts_per_s"] / 2, base.worker_concurrency)
+    finally:
+        await bench.redis.aclose()
+        await drop_database(settings.database_url)
+        await _drop_keys(settings)
+    result["sequential_posts_per_s"] = one["posts_per_s"]
+    result["posts_per_s"] = best["posts_per_s"]
+    result["worker_rss_mb"] = max(one["worker_rss_mb"], best["worker_rss_mb"])
+    result["worker_concurrency"] = base.worker_concurrency
+    result["vs_ceiling"] = round(result["posts_per_s"] / result["ceiling_posts_per_s"], 3)
+    result["vs_naive"] = round(result["posts_per_s"] / result["naive_posts_per_s"], 2)
+    return result
+
+
+async def _drop_keys(settings: Settings) -> None:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    async for key in client.scan_iter(match=f"{settings.redis_key_prefix}*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--posts", type=int, default=2000, help="posts per sustained run (default 2000)")
+    args = parser.parse_args()
+    r = asyncio.run(main_async(args.posts))
+    path = write_json("pipeline", r)
+    rows = [
+        ["in-process ONNX Runtime (ceiling)", f"batch {r['ceiling_batch']}", r["ceiling_posts_per_s"], ""],
+        ["worker, 1 batch in flight", "batch 32", r["sequential_posts_per_s"], ""],
+        [
+            f"worker, {r['worker_concurrency']} batches in flight (default)",
+            "batch 32",
+            r["posts_per_s"],
+            "target ≥ 0.8 x ceiling",
+        ],
+        ["naive worker (one message at a time)", "1", r["naive_posts_per_s"], "target: worker ≥ 3 x"],
+    ]
+    text = table(["what", "batch", "posts/s", ""], rows)
+    summary = (
+        f"Worker ÷ ceiling = **{r['vs_ceiling']}**, worker ÷ naive = **{r['vs_naive']}**. Latency from XADD to "
+        f"the event at half the sustained rate ({r['latency_posts']} posts over 20 s): p50 "
+        f"**{r['latency_p50_ms']} ms**, p99 **{r['latency_p99_ms']} ms** (target ≤ 1 s). Worker RSS at most "
+        f"**{r['worker_rss_mb']} MB** (target ≤ 400)."
+    )
+    update_section(
+        "pipeline",
+        f"## Pipeline (`make bench-pipeline`)\n\n{r['posts']} synthetic posts ({r['mean_tokens']} tokens on "
+        f"average) pre-filled on the stream; one worker process against the embedded Triton, PostgreSQL and "
+        f"Redis on the same 2 cores; the clock stops at the last post's event.\n\n{text}\n\n{summary}\n",
+    )
+    print(text)
+    print(summary, f"-> {path}", sep="\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The worker service: stream -> batched inference -> PostgreSQL -> events (``python -m services.worker``)."""
