@@ -163,7 +163,7 @@ def main() -> None:
     )
     links = " ".join(f"![{title}](results/confusion_{name}.png)" for name, (_, _, title) in pictures.items())
     verdict = (
-        f"int8 loses at most {worst * 100:.1f} points, within the one allowed: the CPU profiles should serve int8."
+        f"int8 loses at most {worst * 100:.1f} points, within the one allowed: the CPU profiles serve int8."
         if chosen == "int8"
         else f"int8 loses up to {worst * 100:.1f} points, more than the one allowed: the CPU profiles serve fp32."
     )

@@ -84,7 +84,7 @@ class MetricsUpdateEvent(_Shape):
 
 
 Event = Annotated[ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent, Field(discriminator="type")]
-_EVENT: TypeAdapter[Event] = TypeAdapter(Event)  # type: ignore[arg-type]  # mypy reads Annotated[...] as a value
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)  # type: ignore[arg-type, unused-ignore]  # some pydantic releases type it as a value
 
 
 def parse_event(raw: str | bytes) -> Event:
