@@ -66,31 +66,40 @@ async def stored(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, St
     return out
 
 
+# Compiled once and cached; executed with a list of rows, SQLAlchemy sends them as multi-row INSERTs
+# ("insertmanyvalues"), without compiling a statement per batch.
+_INSERT_POSTS = (
+    insert(SocialMediaPost)
+    .on_conflict_do_nothing(index_elements=[SocialMediaPost.post_id])
+    .returning(SocialMediaPost.post_id)
+)
+_INSERT_ANALYSES = insert(SentimentAnalysis).on_conflict_do_nothing(
+    index_elements=[SentimentAnalysis.post_id]
+)
+
+
 async def write(session: AsyncSession, rows: Sequence[tuple[PostMessage, datetime, PostData]]) -> set[str]:
     """Insert each (post, ingested_at, event) with its analysis in one transaction; returns the post_ids
     inserted (a post_id another writer stored first is skipped, and left to the caller to compare)."""
     if not rows:
         return set()
     async with session.begin():
-        inserted = await session.scalars(
-            insert(SocialMediaPost)
-            .values(
-                [
-                    {
-                        "post_id": post.post_id,
-                        "source": post.source,
-                        "content": post.content,
-                        "author": post.author,
-                        "created_at": post.created_at,
-                        "ingested_at": ingested_at,
-                    }
-                    for post, ingested_at, _ in rows
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=[SocialMediaPost.post_id])
-            .returning(SocialMediaPost.post_id)
+        conn = await session.connection()
+        inserted = await conn.execute(
+            _INSERT_POSTS,
+            [
+                {
+                    "post_id": post.post_id,
+                    "source": post.source,
+                    "content": post.content,
+                    "author": post.author,
+                    "created_at": post.created_at,
+                    "ingested_at": ingested_at,
+                }
+                for post, ingested_at, _ in rows
+            ],
         )
-        new = set(inserted)
+        new = set(inserted.scalars())
         analyses = [
             {
                 "post_id": event.post_id,
@@ -104,9 +113,5 @@ async def write(session: AsyncSession, rows: Sequence[tuple[PostMessage, datetim
             if event.post_id in new
         ]
         if analyses:
-            await session.execute(
-                insert(SentimentAnalysis)
-                .values(analyses)
-                .on_conflict_do_nothing(index_elements=[SentimentAnalysis.post_id])
-            )
+            await conn.execute(_INSERT_ANALYSES, analyses)
     return new

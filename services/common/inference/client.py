@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -31,6 +31,9 @@ from services.common.inference.spec import (
     TOKENIZER_FILE,
 )
 from services.common.labels import Emotion, Sentiment
+
+T = TypeVar("T")
+REQUEST_SIZE = 8  # texts per request by default (TRITON_REQUEST_SIZE)
 
 
 class InferenceUnavailable(RuntimeError):
@@ -131,31 +134,58 @@ def served_model(config: dict[str, Any], metadata: dict[str, Any], repository: P
     return ServedModel(params["model_name"], version, int(config.get("max_batch_size", 0)) or 1, tokenizer)
 
 
-def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[Any]:
-    """Input tensors for one request, padded to the batch's longest text (truncated at the model's limit)."""
-    batch = tokenizer.encode_batch(list(texts))
-    ids = np.array([e.ids for e in batch], dtype=np.int64)
-    mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-    tensors = []
+def tensors(ids: NDArray[np.int64], mask: NDArray[np.int64]) -> list[Any]:
+    out = []
     for name, array in ((INPUT_IDS, ids), (ATTENTION_MASK, mask)):
         tensor = grpcclient.InferInput(name, list(array.shape), "INT64")
-        tensor.set_data_from_numpy(array)
-        tensors.append(tensor)
-    return tensors
+        tensor.set_data_from_numpy(np.ascontiguousarray(array))
+        out.append(tensor)
+    return out
+
+
+def plan(tokenizer: Tokenizer, texts: Sequence[str], size: int) -> list[tuple[NDArray[np.intp], list[Any]]]:
+    """The requests for a batch: its texts sorted by length, ``size`` to a request, each padded only to its
+    own longest text, with the positions of the texts it holds. Padding a batch of posts to its longest
+    one costs more than half the speed on a CPU; grouped by length, almost nothing."""
+    if not texts:
+        return []
+    batch = tokenizer.encode_batch(list(texts))  # padded to the longest (on the right)
+    ids = np.array([e.ids for e in batch], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+    lengths = mask.sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    out = []
+    for start in range(0, len(order), size):
+        rows = order[start : start + size]
+        width = max(int(lengths[rows].max()), 1)
+        out.append((rows, tensors(ids[rows, :width], mask[rows, :width])))
+    return out
+
+
+def in_order(count: int, parts: Sequence[tuple[NDArray[np.intp], list[Prediction]]]) -> list[Prediction]:
+    placed: list[Prediction | None] = [None] * count
+    for rows, predictions in parts:
+        for row, prediction in zip(rows, predictions, strict=True):
+            placed[int(row)] = prediction
+    assert all(p is not None for p in placed)
+    return placed  # type: ignore[return-value]
 
 
 OUTPUTS = [grpcclient.InferRequestedOutput(SENTIMENT_LOGITS), grpcclient.InferRequestedOutput(EMOTION_LOGITS)]
 
 
-def chunks(texts: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [texts[i : i + size] for i in range(0, len(texts), size)]
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class Classifier:
     """Blocking client. ``connect()`` (or the first ``classify``) checks the model and the tokenizer."""
 
-    def __init__(self, url: str, repository: Path, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, repository: Path, *, timeout_s: float = 10.0, request_size: int = REQUEST_SIZE
+    ) -> None:
         self.url, self.repository, self.timeout_s = url, repository, timeout_s
+        self.request_size = request_size
         self._client = grpcclient.InferenceServerClient(url)
         self._model: ServedModel | None = None
 
@@ -178,26 +208,29 @@ class Classifier:
 
     def classify(self, texts: Sequence[str]) -> Classification:
         model = self._model or self.connect()
-        predictions: list[Prediction] = []
-        for part in chunks(texts, model.max_batch_size):
+        parts = []
+        for rows, inputs in plan(model.tokenizer, texts, min(self.request_size, model.max_batch_size)):
             try:
-                result = self._client.infer(
-                    MODEL, encode(model.tokenizer, part), outputs=OUTPUTS, client_timeout=self.timeout_s
-                )
+                result = self._client.infer(MODEL, inputs, outputs=OUTPUTS, client_timeout=self.timeout_s)
             except InferenceServerException as exc:
                 raise InferenceUnavailable(f"Triton at {self.url}: {exc.message()}") from exc
-            predictions += to_predictions(result.as_numpy(SENTIMENT_LOGITS), result.as_numpy(EMOTION_LOGITS))
-        return Classification(predictions, model.model_name, model.version)
+            parts.append(
+                (rows, to_predictions(result.as_numpy(SENTIMENT_LOGITS), result.as_numpy(EMOTION_LOGITS)))
+            )
+        return Classification(in_order(len(texts), parts), model.model_name, model.version)
 
     def close(self) -> None:
         self._client.close()
 
 
 class AsyncClassifier:
-    """asyncio client; a batch larger than the served ``max_batch_size`` goes out as concurrent requests."""
+    """asyncio client: a batch goes out as concurrent requests of texts of about the same length."""
 
-    def __init__(self, url: str, repository: Path, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, repository: Path, *, timeout_s: float = 10.0, request_size: int = REQUEST_SIZE
+    ) -> None:
         self.url, self.repository, self.timeout_s = url, repository, timeout_s
+        self.request_size = request_size
         self._client = grpcaio.InferenceServerClient(url)
         self._model: ServedModel | None = None
 
@@ -223,17 +256,18 @@ class AsyncClassifier:
     async def classify(self, texts: Sequence[str]) -> Classification:
         model = self._model or await self.connect()
 
-        async def one(part: Sequence[str]) -> list[Prediction]:
+        async def one(rows: NDArray[np.intp], inputs: list[Any]) -> tuple[NDArray[np.intp], list[Prediction]]:
             try:
                 result = await self._client.infer(
-                    MODEL, encode(model.tokenizer, part), outputs=OUTPUTS, client_timeout=self.timeout_s
+                    MODEL, inputs, outputs=OUTPUTS, client_timeout=self.timeout_s
                 )
             except InferenceServerException as exc:
                 raise InferenceUnavailable(f"Triton at {self.url}: {exc.message()}") from exc
-            return to_predictions(result.as_numpy(SENTIMENT_LOGITS), result.as_numpy(EMOTION_LOGITS))
+            return rows, to_predictions(result.as_numpy(SENTIMENT_LOGITS), result.as_numpy(EMOTION_LOGITS))
 
-        parts = await asyncio.gather(*(one(part) for part in chunks(texts, model.max_batch_size)))
-        return Classification([p for part in parts for p in part], model.model_name, model.version)
+        requests = plan(model.tokenizer, texts, min(self.request_size, model.max_batch_size))
+        parts = await asyncio.gather(*(one(rows, inputs) for rows, inputs in requests))
+        return Classification(in_order(len(texts), parts), model.model_name, model.version)
 
     async def close(self) -> None:
         await self._client.close()
