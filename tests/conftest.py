@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -17,7 +18,7 @@ from services.common.db.migrate import drop_database, upgrade, wait_for_database
 from services.common.inference.embedded import EmbeddedTriton
 from services.common.names import RedisNames
 from services.common.settings import Settings, load_settings
-from tests.support import LoneRedis, start_triton
+from tests.support import LLM_KEY, FakeProvider, LoneRedis, start_triton
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -103,3 +104,26 @@ def lone_redis() -> Iterator[LoneRedis]:
     if server.process is not None:
         server.process.terminate()
         server.process.wait(10)
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """A local chat-completions server playing the LLM provider."""
+    with FakeProvider() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm_settings(settings: Settings, provider: FakeProvider) -> Settings:
+    """The run's settings with the fake provider configured, retrying quickly."""
+    return settings.model_copy(
+        update={
+            "llm_provider": "custom",
+            "llm_base_url": provider.url,
+            "llm_model": "fake-model",
+            "llm_api_key": SecretStr(LLM_KEY),
+            "llm_timeout_s": 2.0,
+            "llm_max_retries": 2,
+            "llm_batch_size": 4,
+        }
+    )

@@ -1,9 +1,18 @@
 """Helpers the tests share (fixtures live in conftest.py)."""
 
+import asyncio
+import json
 import shutil
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from services.common.inference.embedded import EmbeddedTriton
 
@@ -39,3 +48,99 @@ class LoneRedis:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
         )
+
+
+LLM_KEY = "sk-test-0123456789abcdef"  # the fake provider accepts only this key
+
+
+class FakeProvider:
+    """A local HTTP server that speaks the chat-completions API and plays an LLM provider.
+
+    It labels each post by its words (love/great → positive, joy; hate/worst → negative, anger; else
+    neutral), and fails as told: ``script`` holds the modes of the next requests in order (then
+    ``mode`` for the rest): ``ok``, ``slow`` (answers after ``slow_s``), ``429`` (with Retry-After: 1),
+    ``500``, ``malformed`` (not JSON), ``wrong_labels`` (a sentiment we have no name for), ``missing``
+    (one post's result left out). ``requests`` records each request: its time, mode and posts.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.script: list[str] = []
+        self.mode = "ok"
+        self.slow_s = 5.0
+        self.requests: list[dict[str, Any]] = []
+        self._server = uvicorn.Server(uvicorn.Config(self._app(), port=self.port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> "FakeProvider":
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake provider did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+    @staticmethod
+    def label(text: str) -> tuple[str, str]:
+        words = text.lower()
+        if any(w in words for w in ("love", "great", "best", "congrats")):
+            return "positive", "joy"
+        if any(w in words for w in ("hate", "worst", "awful")):
+            return "negative", "anger"
+        return "neutral", "neutral"
+
+    def _app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def complete(request: Request) -> Response:
+            if request.headers.get("authorization") != f"Bearer {LLM_KEY}":
+                return JSONResponse({"error": {"message": "invalid api key"}}, status_code=401)
+            body = await request.json()
+            posts = json.loads(body["messages"][-1]["content"])
+            mode = self.script.pop(0) if self.script else self.mode
+            self.requests.append({"at": time.time(), "mode": mode, "posts": posts, "model": body["model"]})
+            if mode == "429":
+                return JSONResponse(
+                    {"error": {"message": "rate limited"}}, status_code=429, headers={"retry-after": "1"}
+                )
+            if mode == "500":
+                return JSONResponse({"error": {"message": "overloaded"}}, status_code=500)
+            if mode == "slow":
+                await asyncio.sleep(self.slow_s)
+            results = []
+            for post in posts:
+                sentiment, emotion = self.label(post["text"])
+                results.append(
+                    {"id": post["id"], "sentiment": sentiment, "confidence": 0.9, "emotion": emotion}
+                )
+            if mode == "wrong_labels":
+                results[0]["sentiment"] = "ecstatic"
+            if mode == "missing":
+                results.pop()
+            content = (
+                "Sure! Here are the labels:" if mode == "malformed" else json.dumps({"results": results})
+            )
+            return JSONResponse(
+                {
+                    "id": f"chatcmpl-{len(self.requests)}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            )
+
+        return app

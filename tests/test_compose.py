@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from services.common.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = shutil.which("docker-compose") or "docker-compose (missing: `make system-deps` installs it)"
 
@@ -53,6 +55,21 @@ def test_the_number_of_workers_comes_from_the_environment(tmp_path: Path) -> Non
     done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\nWORKERS=5\n")
     assert done.returncode == 0, done.stderr
     assert yaml.safe_load(done.stdout)["services"]["worker"]["deploy"]["replicas"] == 5
+
+
+def test_the_workers_get_every_worker_and_llm_setting_from_the_env_file(tmp_path: Path) -> None:
+    env = "POSTGRES_PASSWORD=k7-not-a-placeholder\nLLM_PROVIDER=groq\nLLM_API_KEY=gsk-from-env\n"
+    done = config(tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    environment = yaml.safe_load(done.stdout)["services"]["worker"]["environment"]
+    for field in Settings.model_fields:
+        if (
+            field.startswith(("worker_", "llm_", "triton_breaker", "triton_probe"))
+            and field != "worker_consumer"
+        ):
+            assert field.upper() in environment, f"{field.upper()} does not reach the workers"
+    assert environment["LLM_PROVIDER"] == "groq"
+    assert environment["LLM_API_KEY"] == "gsk-from-env"
 
 
 def test_the_gpu_overlay_gives_triton_the_gpus_and_the_gpu_profile(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ GROUP = "sentiment_workers"
 CHANNEL = "sentiment_updates"
 DEAD_LETTER_STREAM = "social_posts_dead_letter"
 FAILURES = "social_posts_failures"
+LLM_REQUESTS = "llm_requests"
+LLM_REVIEWS = "llm_reviews"
 ALERT_LOCK = "sentiment_alert_lock"
 CACHE = "sentiment_cache"
 
@@ -42,6 +44,16 @@ class RedisNames:
     def failures(self) -> str:
         """Hash: stream entry id -> how many times that post failed on its own account."""
         return self.prefix + FAILURES
+
+    @property
+    def llm_requests(self) -> str:
+        """Counters (one key a minute, ``:<minute>`` appended) of requests to the LLM provider."""
+        return self.prefix + LLM_REQUESTS
+
+    @property
+    def llm_reviews(self) -> str:
+        """Counters (one key a minute) of second-opinion requests to the LLM provider."""
+        return self.prefix + LLM_REVIEWS
 
     @property
     def alert_lock(self) -> str:

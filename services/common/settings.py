@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="Triton's gRPC endpoint, host:port.",
     )
     triton_timeout_s: float = Field(10.0, gt=0, le=300, description="Deadline of one inference call.")
+    triton_request_size: int = Field(
+        8,
+        ge=1,
+        le=4096,
+        description="Texts per inference request: a batch goes out sorted by length, this many to a request.",
+    )
     model_repository: Path = Field(
         Path("model_repository"),
         description="Triton's model repository; the client reads the served model's tokenizer from it.",
@@ -66,7 +72,7 @@ class Settings(BaseSettings):
     ingest_burst_topic: str = Field("airline", description="The topic of the burst scenario.")
     ingest_seed: int = Field(42, description="Seed of the synthetic feed: the same seed, the same posts.")
     worker_batch_size: int = Field(
-        32, ge=1, le=1024, description="Posts a worker reads and classifies at once."
+        64, ge=1, le=1024, description="Posts a worker reads and classifies at once."
     )
     worker_block_ms: int = Field(
         500, ge=1, le=60_000, description="How long one read waits for posts before it returns what it has."
@@ -95,6 +101,41 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(
         "127.0.0.1", description="Address /metrics and /health bind to (0.0.0.0 inside a container)."
     )
+    llm_provider: Literal["none", "groq", "openai", "ollama", "custom"] = Field(
+        "none",
+        description="External LLM (OpenAI-compatible chat API) for when Triton is down; none: the worker waits.",
+    )
+    llm_base_url: str = Field(
+        "", description="The provider's API base URL; empty: the provider's own (required for custom)."
+    )
+    llm_model: str = Field("", description="The provider's model; empty: the provider's default.")
+    llm_api_key: SecretStr = Field(
+        SecretStr(""), description="The provider's API key (groq and openai need one); never logged."
+    )
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Deadline of one provider request.")
+    llm_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a request on 429 (after Retry-After), 5xx and timeouts."
+    )
+    llm_batch_size: int = Field(16, ge=1, le=256, description="Posts per provider request.")
+    llm_concurrency: int = Field(2, ge=1, le=64, description="Provider requests in flight per worker.")
+    llm_rate_per_min: int = Field(
+        30, ge=1, le=1_000_000, description="Provider requests per minute, all workers together."
+    )
+    triton_breaker_failures: int = Field(
+        3, ge=1, le=100, description="Failed Triton calls in a row that switch the worker to the provider."
+    )
+    triton_probe_s: float = Field(
+        15.0, gt=0, le=3600, description="While switched, how often the worker tries Triton again."
+    )
+    llm_review_below: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Posts whose sentiment confidence is below this get the provider's opinion (0: off).",
+    )
+    llm_review_per_min: int = Field(
+        10, ge=1, le=1_000_000, description="Provider requests per minute for those second opinions."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every service."
     )
@@ -121,6 +162,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @model_validator(mode="after")
+    def _provider(self) -> "Settings":
+        # Errors between variables: the message names the one to set, as field errors do.
+        if self.llm_provider == "custom" and not (self.llm_base_url and self.llm_model):
+            raise ValueError("LLM_BASE_URL: LLM_PROVIDER custom needs LLM_BASE_URL and LLM_MODEL")
+        if self.llm_provider in ("groq", "openai") and not self.llm_api_key.get_secret_value():
+            raise ValueError(f"LLM_API_KEY: LLM_PROVIDER {self.llm_provider} needs an API key")
+        if self.llm_review_below > 0 and self.llm_provider == "none":
+            raise ValueError("LLM_REVIEW_BELOW: second opinions need an LLM_PROVIDER")
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -133,7 +185,12 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}"
+            ": ".join(
+                filter(
+                    None,
+                    (".".join(str(p) for p in err["loc"]).upper(), err["msg"].removeprefix("Value error, ")),
+                )
+            )
             for err in exc.errors()
         )
         raise SettingsError(f"invalid environment: {problems}") from None

@@ -14,6 +14,12 @@ Failures are of two kinds:
   count is kept in Redis and taken before each lone attempt, so a post that crashes the worker is counted
   too.
 
+With an LLM provider configured (``LLM_PROVIDER``), Triton's outage is not a pause: after
+``TRITON_BREAKER_FAILURES`` failed calls in a row the breaker opens and batches are classified by the
+provider, with Triton tried again every ``TRITON_PROBE_S``; the provider's own outage is an outage like any
+other. Posts under ``LLM_REVIEW_BELOW`` confidence may get the provider's second opinion, within
+``LLM_REVIEW_PER_MIN`` requests a minute; when it answers, its labels are the post's one analysis.
+
 Posts left pending by a consumer that died are taken over (XAUTOCLAIM) after ``WORKER_CLAIM_IDLE_S``, and a
 restarted worker first handles what its own name left pending. Taken-over posts are handled one at a time.
 """
@@ -48,10 +54,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from services.common.db.engine import create_engine, session_factory
 from services.common.events import PostData, PostEvent, encode_event
-from services.common.inference.client import AsyncClassifier, InferenceUnavailable
+from services.common.inference.client import AsyncClassifier, InferenceUnavailable, Prediction, chunks
+from services.common.llm import BudgetSpent, LlmClassifier, LlmInvalidAnswer, LlmUnavailable, MinuteBudget
 from services.common.messages import MessageError, PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
+from services.worker.breaker import Breaker
 from services.worker.store import Stored, event_of, stored, write
 
 log = logging.getLogger("worker")
@@ -62,7 +70,7 @@ TRIM_EVERY_S = 2.0
 
 def is_outage(exc: BaseException) -> bool:
     """A dependency that does not answer, as opposed to a post that cannot be processed."""
-    if isinstance(exc, InferenceUnavailable | OSError | TimeoutError):
+    if isinstance(exc, InferenceUnavailable | LlmUnavailable | OSError | TimeoutError):
         return True
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return True
@@ -124,6 +132,18 @@ class Metrics:
         self.paused = Gauge(
             "worker_paused", "1 while a dependency is down and reading has stopped", registry=r
         )
+        self.breaker_open = Gauge(
+            "worker_triton_breaker_open", "1 while Triton is down and the LLM provider classifies", registry=r
+        )
+        self.by_provider = Counter(
+            "worker_posts_by_llm", "Posts classified by the LLM provider while Triton was down", registry=r
+        )
+        self.reviews = Counter(
+            "worker_second_opinions",
+            "Low-confidence posts sent for the provider's opinion, by outcome",
+            ["outcome"],
+            registry=r,
+        )
 
 
 class Worker:
@@ -135,9 +155,17 @@ class Worker:
         self.engine = create_engine(settings.database_url, pool_size=settings.worker_concurrency)
         self.sessions = session_factory(self.engine)
         self.classifier = AsyncClassifier(
-            settings.triton_url, settings.model_repository, timeout_s=settings.triton_timeout_s
+            settings.triton_url,
+            settings.model_repository,
+            timeout_s=settings.triton_timeout_s,
+            request_size=settings.triton_request_size,
         )
         self.metrics = Metrics()
+        self.llm: LlmClassifier | None = None
+        if settings.llm_provider != "none":
+            self.llm = LlmClassifier(settings, self.redis, self.metrics.registry)
+        self.breaker = Breaker(settings.triton_breaker_failures, settings.triton_probe_s)
+        self.review_budget = MinuteBudget(self.redis, self.names.llm_reviews, settings.llm_review_per_min)
         self.stopping = asyncio.Event()
         self.paused_by: str | None = None  # what the worker is waiting for, while it waits
         self._holding: set[str] = set()  # ids of the entries in flight here, never taken over from itself
@@ -168,6 +196,8 @@ class Worker:
 
     async def close(self) -> None:
         await self.classifier.close()
+        if self.llm:
+            await self.llm.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -346,13 +376,11 @@ class Worker:
             if post.post_id not in known:
                 new.setdefault(post.post_id, (entry, post))  # the first of repeats within the batch
         if new:
-            started = time.perf_counter()
-            result = await self.classifier.classify([post.content for _, post in new.values()])
-            self.metrics.inference_seconds.observe(time.perf_counter() - started)
+            labelled = await self.classify([post.content for _, post in new.values()])
             now = datetime.now(UTC)
             rows = [
-                (post, entry.ingested_at, event_of(post, prediction, result.model_name, now))
-                for (entry, post), prediction in zip(new.values(), result.predictions, strict=True)
+                (post, entry.ingested_at, event_of(post, prediction, model_name, now))
+                for (entry, post), (prediction, model_name) in zip(new.values(), labelled, strict=True)
             ]
             async with self.sessions() as session:
                 inserted = await write(session, rows)
@@ -372,6 +400,61 @@ class Worker:
             else:
                 dead.append((entry, f"post_id {post.post_id!r} is already stored with different content"))
         await self._finish(list(events.values()), dead, batch)
+
+    async def classify(self, texts: list[str]) -> list[tuple[Prediction, str]]:
+        """Each text's prediction and the model that made it: Triton's, or the provider's while the breaker
+        is open (or as a second opinion)."""
+        if self.llm is None or self.breaker.try_triton():
+            started = time.perf_counter()
+            try:
+                result = await self.classifier.classify(texts)
+            except InferenceUnavailable as exc:
+                if self.llm is None or not self._triton_failed(exc):
+                    raise  # retried with backoff: a pause
+            else:
+                self.metrics.inference_seconds.observe(time.perf_counter() - started)
+                if self.llm is not None and self.breaker.succeeded():
+                    log.warning("Triton answers again: classifying with it, not %s", self.llm.model_name)
+                    self.metrics.breaker_open.set(0)
+                labelled = [(p, result.model_name) for p in result.predictions]
+                return await self._second_opinions(texts, labelled)
+        assert self.llm is not None
+        result = await self.llm.classify(texts)
+        self.metrics.by_provider.inc(len(texts))
+        return [(p, result.model_name) for p in result.predictions]
+
+    def _triton_failed(self, exc: InferenceUnavailable) -> bool:
+        """Count a Triton outage; True when the breaker is (now) open and the provider takes over."""
+        if self.breaker.failed():
+            assert self.llm is not None
+            log.warning("Triton is down (%s): classifying with %s", exc, self.llm.model_name)
+            self.metrics.breaker_open.set(1)
+        return self.breaker.open
+
+    async def _second_opinions(
+        self, texts: list[str], labelled: list[tuple[Prediction, str]]
+    ) -> list[tuple[Prediction, str]]:
+        """The provider's labels for the posts under LLM_REVIEW_BELOW confidence, as far as the budget goes;
+        a post it cannot answer for keeps the model's labels."""
+        if self.llm is None or self.settings.llm_review_below <= 0:
+            return labelled
+        low = [
+            i for i, (p, _) in enumerate(labelled) if p.sentiment_confidence < self.settings.llm_review_below
+        ]
+        for part in chunks(low, self.llm.batch_size):
+            try:
+                review = await self.llm.classify([texts[i] for i in part], budget=self.review_budget)
+            except BudgetSpent:
+                self.metrics.reviews.labels("over_budget").inc(len(low) - low.index(part[0]))
+                break
+            except (LlmUnavailable, LlmInvalidAnswer) as exc:
+                log.warning("no second opinion for %d posts: %s", len(part), exc)
+                self.metrics.reviews.labels("failed").inc(len(part))
+                continue
+            for i, prediction in zip(part, review.predictions, strict=True):
+                labelled[i] = (prediction, review.model_name)
+            self.metrics.reviews.labels("answered").inc(len(part))
+        return labelled
 
     async def _finish(
         self, events: list[PostData], dead: list[tuple[Entry, str]], batch: list[Entry]
@@ -404,7 +487,13 @@ class Worker:
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, retried with backoff while a dependency is down; raises _Stopped when stopping."""
 
+        retried = (
+            False  # only a call that waited out an outage ends the pause (other calls may succeed meanwhile)
+        )
+
         def paused(state: RetryCallState) -> None:
+            nonlocal retried
+            retried = True
             exc = state.outcome.exception() if state.outcome else None
             reason = f"{type(exc).__name__}: {exc}"[:300]
             if self.paused_by is None:
@@ -415,25 +504,34 @@ class Worker:
         def stop(state: RetryCallState) -> bool:
             return self.stopping.is_set()
 
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(is_outage),
-            wait=wait_exponential(multiplier=0.1, max=5.0),
-            stop=stop,
-            before_sleep=paused,
-            reraise=True,
-        ):
-            with attempt:
-                try:
-                    result = await call()
-                except Exception as exc:
-                    if is_outage(exc) and self.stopping.is_set():
-                        raise _Stopped from exc
-                    raise
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(is_outage),
+                wait=wait_exponential(multiplier=0.1, max=5.0),
+                stop=stop,
+                before_sleep=paused,
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        result = await call()
+                    except Exception as exc:
+                        if is_outage(exc) and self.stopping.is_set():
+                            raise _Stopped from exc
+                        raise
+        except Exception as exc:
+            if retried and not is_outage(exc) and not isinstance(exc, _Stopped):
+                self._resumed()  # the dependency answered, though the call failed on the post's account
+            raise
+        if retried:
+            self._resumed()
+        return result
+
+    def _resumed(self) -> None:
         if self.paused_by is not None:
             log.info("resumed")
             self.paused_by = None
             self.metrics.paused.set(0)
-        return result
 
     # --- /metrics and /health ----------------------------------------------------------------------
 
@@ -447,7 +545,12 @@ class Worker:
         @app.get("/health")
         def health() -> JSONResponse:
             status = "stopping" if self.stopping.is_set() else "paused" if self.paused_by else "ok"
-            body = {"status": status, "consumer": self.consumer, "waiting_for": self.paused_by}
+            body = {
+                "status": status,
+                "consumer": self.consumer,
+                "waiting_for": self.paused_by,
+                "classifier": self.llm.model_name if self.llm and self.breaker.open else "triton",
+            }
             return JSONResponse(body, status_code=503 if status == "stopping" else 200)
 
         return app

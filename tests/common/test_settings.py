@@ -56,6 +56,26 @@ def test_a_bad_value_is_refused_naming_its_variable(
     assert complaint in message
 
 
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"LLM_PROVIDER": "groq"}, "LLM_API_KEY: LLM_PROVIDER groq needs an API key"),
+        ({"LLM_PROVIDER": "custom", "LLM_MODEL": "m"}, "LLM_BASE_URL: "),
+        ({"LLM_REVIEW_BELOW": "0.5"}, "LLM_REVIEW_BELOW: second opinions need an LLM_PROVIDER"),
+        ({"LLM_PROVIDER": "gemini"}, "LLM_PROVIDER: "),
+    ],
+)
+def test_an_llm_provider_must_be_complete(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], named: str
+) -> None:
+    for variable in ("LLM_PROVIDER", "LLM_API_KEY", "LLM_BASE_URL", "LLM_MODEL", "LLM_REVIEW_BELOW"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
 def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "tcp://x")
     monkeypatch.setenv("LOG_LEVEL", "LOUD")

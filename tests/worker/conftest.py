@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,6 +19,7 @@ from services.common.inference.embedded import EmbeddedTriton
 from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
+from services.worker.worker import Worker
 
 TEXTS = [
     "I absolutely love this, best day of my life! 😍",
@@ -72,6 +74,32 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     ):
         env[name.upper()] = str(getattr(settings, name))
     return env | extra
+
+
+async def add(
+    redis: aioredis.Redis, names: RedisNames, *posts: dict[str, str] | dict[bytes, bytes]
+) -> list[str]:
+    ids: list[Any] = [await redis.xadd(names.stream, p) for p in posts]  # type: ignore[arg-type]
+    return [i.decode() for i in ids]
+
+
+async def pending(redis: aioredis.Redis, names: RedisNames) -> int:
+    return int((await redis.xpending(names.stream, names.group))["pending"])
+
+
+class Running:
+    """A worker running in this event loop until the block ends (then stopped as SIGTERM would)."""
+
+    def __init__(self, settings: Settings, consumer: str = "w1") -> None:
+        self.worker = Worker(settings, consumer=consumer)
+
+    async def __aenter__(self) -> Worker:
+        self.task = asyncio.create_task(self.worker.run())
+        return self.worker
+
+    async def __aexit__(self, *_: object) -> None:
+        self.worker.stop()
+        await asyncio.wait_for(self.task, 30)
 
 
 async def counts(engine: AsyncEngine) -> tuple[int, int]:

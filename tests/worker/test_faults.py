@@ -20,7 +20,7 @@ from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.worker.worker import Worker
 from tests.support import LoneRedis
-from tests.worker.conftest import at_least, counts, equals, post, stored, until, worker_env
+from tests.worker.conftest import at_least, counts, equals, pending, post, stored, until, worker_env
 
 PG = Path("/etc/postgresql")
 PG_VERSIONS = sorted(p.name for p in PG.iterdir()) if shutil.which("pg_ctlcluster") and PG.is_dir() else []
@@ -35,10 +35,6 @@ def start_worker(settings: Settings, consumer: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-async def pending(redis: aioredis.Redis, names: RedisNames) -> int:
-    return int((await redis.xpending(names.stream, names.group))["pending"])
 
 
 async def stopped(process: subprocess.Popen[bytes], timeout_s: float = 30) -> int:

@@ -5,7 +5,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,38 +17,12 @@ from services.common.events import PostEvent
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.worker import dead_letters
-from services.worker.worker import Entry, Worker
+from services.worker.worker import Entry
 from tests.support import free_port, start_triton
-from tests.worker.conftest import at_least, counts, equals, post, stored, until
+from tests.worker.conftest import Running, add, at_least, counts, equals, pending, post, stored, until
 
 # Empty tables and no keys under the run's prefix after each test (both fixtures clean up).
 pytestmark = pytest.mark.usefixtures("session", "redis")
-
-
-async def add(
-    redis: aioredis.Redis, names: RedisNames, *posts: dict[str, str] | dict[bytes, bytes]
-) -> list[str]:
-    ids: list[Any] = [await redis.xadd(names.stream, p) for p in posts]  # type: ignore[arg-type]
-    return [i.decode() for i in ids]
-
-
-async def pending(redis: aioredis.Redis, names: RedisNames) -> int:
-    return int((await redis.xpending(names.stream, names.group))["pending"])
-
-
-class Running:
-    """A worker running in this event loop until the block ends (then stopped as SIGTERM would)."""
-
-    def __init__(self, settings: Settings, consumer: str = "w1") -> None:
-        self.worker = Worker(settings, consumer=consumer)
-
-    async def __aenter__(self) -> Worker:
-        self.task = asyncio.create_task(self.worker.run())
-        return self.worker
-
-    async def __aexit__(self, *_: object) -> None:
-        self.worker.stop()
-        await asyncio.wait_for(self.task, 30)
 
 
 async def test_every_post_is_stored_once_with_its_analysis_and_event(
