@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.common.inference.client import Classification, Prediction, chunks
+from services.common.inference.client import Classification, Prediction, chunks, gather_all
 from services.common.labels import Emotion, Sentiment, to_emotion, to_sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
@@ -190,7 +190,7 @@ class LlmClassifier:
     async def classify(self, texts: Sequence[str], *, budget: MinuteBudget | None = None) -> Classification:
         """Every text classified, ``LLM_BATCH_SIZE`` to a request; ``budget`` (if given) must allow each
         request too, or BudgetSpent is raised for the whole call."""
-        parts = await asyncio.gather(*(self._ask(part, budget) for part in chunks(texts, self.batch_size)))
+        parts = await gather_all(*(self._ask(part, budget) for part in chunks(texts, self.batch_size)))
         return Classification([p for part in parts for p in part], self.model_name, self.model)
 
     async def _ask(self, texts: Sequence[str], budget: MinuteBudget | None) -> list[Prediction]:

@@ -7,7 +7,7 @@ served model's config and refuses a tokenizer whose fingerprint is not the one t
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -162,6 +162,16 @@ def plan(tokenizer: Tokenizer, texts: Sequence[str], size: int) -> list[tuple[ND
     return out
 
 
+async def gather_all(*calls: Awaitable[T]) -> list[T]:
+    """Every call's result; if any failed, the first failure, raised once all have ended (a plain gather
+    would leave the others running on with a connection that the caller is about to close)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
+
+
 def in_order(count: int, parts: Sequence[tuple[NDArray[np.intp], list[Prediction]]]) -> list[Prediction]:
     placed: list[Prediction | None] = [None] * count
     for rows, predictions in parts:
@@ -266,7 +276,7 @@ class AsyncClassifier:
             return rows, to_predictions(result.as_numpy(SENTIMENT_LOGITS), result.as_numpy(EMOTION_LOGITS))
 
         requests = plan(model.tokenizer, texts, min(self.request_size, model.max_batch_size))
-        parts = await asyncio.gather(*(one(rows, inputs) for rows, inputs in requests))
+        parts = await gather_all(*(one(rows, inputs) for rows, inputs in requests))
         return Classification(in_order(len(texts), parts), model.model_name, model.version)
 
     async def close(self) -> None:
