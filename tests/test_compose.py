@@ -49,6 +49,10 @@ def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Pat
     assert worker["deploy"]["replicas"] == 2
     assert worker["environment"]["WORKER_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - scraped inside the network
     assert worker["volumes"] == ["models:/models:ro"], "the served model's tokenizer, read-only"
+    backend = services["backend"]
+    assert backend["command"] == ["python", "-m", "services.backend"]
+    assert [(p["published"], p["target"]) for p in backend["ports"]] in ([("8000", 8000)], [(8000, 8000)])
+    assert backend["environment"]["BACKEND_HOST"] == "0.0.0.0"  # noqa: S104 - published on purpose
 
 
 def test_the_number_of_workers_comes_from_the_environment(tmp_path: Path) -> None:

@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     llm_review_per_min: int = Field(
         10, ge=1, le=1_000_000, description="Provider requests per minute for those second opinions."
     )
+    backend_host: str = Field("127.0.0.1", description="Address the API binds to (0.0.0.0 in a container).")
+    backend_port: int = Field(8000, ge=1, le=65_535, description="Port of the API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every service."
     )

@@ -1,0 +1,266 @@
+"""The REST API (FastAPI): health and the post feed so far; aggregation, alerts and the WebSocket follow.
+
+Every parameter is validated (a 422 names it); time filters use the post's own ``created_at``.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import redis.asyncio as aioredis
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.db.engine import create_engine
+from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.inference.client import AsyncClassifier
+from services.common.settings import Settings, get_settings
+from services.common.timestamps import UtcDatetime, parse_utc, utcnow
+
+EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
+
+
+class Services(BaseModel):
+    database: Literal["connected", "disconnected"]
+    redis: Literal["connected", "disconnected"]
+    triton: Literal["connected", "disconnected"]
+
+
+class Stats(BaseModel):
+    total_posts: int
+    total_analyses: int
+    recent_posts_1h: int
+
+
+class Health(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    timestamp: UtcDatetime
+    services: Services
+    stats: Stats | None
+
+
+class Analysis(BaseModel):
+    label: str
+    confidence: float
+    emotion: str
+    model_name: str
+
+
+class Post(BaseModel):
+    post_id: str
+    source: str
+    content: str
+    author: str
+    created_at: UtcDatetime
+    sentiment: Analysis
+
+
+class Posts(BaseModel):
+    posts: list[Post]
+    total: int
+    limit: int
+    offset: int
+    filters: dict[str, Any]
+
+
+Timestamp = Annotated[str, AfterValidator(parse_utc)]
+
+
+class Backend:
+    """What the routes share: the engine, Redis and the Triton client, made at start, closed at stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.triton = AsyncClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
+
+    async def close(self) -> None:
+        await self.triton.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+async def _up(check: Any) -> bool:
+    try:
+        return bool(await asyncio.wait_for(check, 3))
+    except Exception:  # noqa: BLE001 - any failure of a health probe means "disconnected"
+        return False
+
+
+async def _count(engine: AsyncEngine, table: str) -> int:
+    """Rows in ``table``: PostgreSQL's estimate on a large table, an exact count on a small one."""
+    async with engine.connect() as conn:
+        estimate = await conn.scalar(
+            text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+            {"table": table},
+        )
+        if estimate is not None and estimate >= EXACT_COUNT_BELOW:
+            return int(estimate)
+        return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608 - a known name
+
+
+async def _stats(engine: AsyncEngine) -> Stats:
+    async with engine.connect() as conn:
+        recent = await conn.scalar(
+            select(func.count())
+            .select_from(SocialMediaPost)
+            .where(SocialMediaPost.created_at >= utcnow() - timedelta(hours=1))
+        )
+    return Stats(
+        total_posts=await _count(engine, SocialMediaPost.__tablename__),
+        total_analyses=await _count(engine, SentimentAnalysis.__tablename__),
+        recent_posts_1h=int(recent or 0),
+    )
+
+
+async def _database_up(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return True
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backend = Backend(settings or get_settings())
+        yield
+        await app.state.backend.close()
+
+    app = FastAPI(title="Sentiment platform API", lifespan=lifespan)
+
+    @app.get("/api/health", response_model=Health)
+    async def health(b: Annotated[Backend, Depends(backend)]) -> JSONResponse:
+        """The services' state and the table counts. ``total_posts`` and ``total_analyses`` are PostgreSQL's
+        estimates (``pg_class.reltuples``) once a table passes 100,000 rows, exact below."""
+        database, redis_up, triton = await asyncio.gather(
+            _up(_database_up(b.engine)), _up(b.redis.ping()), _up(b.triton.healthy())
+        )
+        stats = await _stats(b.engine) if database else None
+        status = "unhealthy" if not database else "healthy" if redis_up and triton else "degraded"
+        body = Health(
+            status=status,
+            timestamp=utcnow(),
+            services=Services(
+                database="connected" if database else "disconnected",
+                redis="connected" if redis_up else "disconnected",
+                triton="connected" if triton else "disconnected",
+            ),
+            stats=stats,
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=503 if status == "unhealthy" else 200)
+
+    @app.get("/api/posts", response_model=Posts)
+    async def posts(
+        b: Annotated[Backend, Depends(backend)],
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        source: Annotated[str | None, Query(max_length=64)] = None,
+        sentiment: Annotated[str | None, Query(max_length=32)] = None,
+        emotion: Annotated[str | None, Query(max_length=32)] = None,
+        start_date: Annotated[Timestamp | None, Query(description="ISO 8601 with an offset")] = None,
+        end_date: Annotated[Timestamp | None, Query(description="ISO 8601 with an offset")] = None,
+        before: Annotated[
+            str | None,
+            Query(max_length=128, description="a post_id: only posts older than it (stable paging)"),
+        ] = None,
+    ) -> Posts:
+        """Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
+        nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen."""
+        start = parse_utc(start_date) if start_date else None
+        end = parse_utc(end_date) if end_date else None
+        if start and end and start > end:
+            raise HTTPException(
+                422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}]
+            )
+        where: list[ColumnElement[bool]] = []
+        if source:
+            where.append(SocialMediaPost.source == source)
+        if sentiment:
+            where.append(cast(SentimentAnalysis.sentiment_label, String) == sentiment)
+        if emotion:
+            where.append(cast(SentimentAnalysis.emotion, String) == emotion)
+        if start:
+            where.append(SocialMediaPost.created_at >= start)
+        if end:
+            where.append(SocialMediaPost.created_at <= end)
+        base = select(SocialMediaPost, SentimentAnalysis).join(
+            SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id
+        )
+        async with b.engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(base.where(*where).subquery()))
+            page = where.copy()
+            if before:
+                anchor = (
+                    await conn.execute(
+                        select(SocialMediaPost.created_at, SocialMediaPost.id).where(
+                            SocialMediaPost.post_id == before
+                        )
+                    )
+                ).first()
+                if anchor is None:
+                    raise HTTPException(
+                        422,
+                        [
+                            {
+                                "loc": ["query", "before"],
+                                "msg": f"no post {before!r}: pass a post_id you were given",
+                            }
+                        ],
+                    )
+                page.append(
+                    or_(
+                        SocialMediaPost.created_at < anchor.created_at,
+                        and_(SocialMediaPost.created_at == anchor.created_at, SocialMediaPost.id < anchor.id),
+                    )
+                )
+            rows = await conn.execute(
+                select(
+                    *SocialMediaPost.__table__.c,
+                    SentimentAnalysis.sentiment_label,
+                    SentimentAnalysis.confidence_score,
+                    SentimentAnalysis.emotion,
+                    SentimentAnalysis.model_name,
+                )
+                .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
+                .where(*page)
+                .order_by(SocialMediaPost.created_at.desc(), SocialMediaPost.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            found = [
+                Post(
+                    post_id=r.post_id,
+                    source=r.source,
+                    content=r.content,
+                    author=r.author,
+                    created_at=r.created_at,
+                    sentiment=Analysis(
+                        label=str(r.sentiment_label),
+                        confidence=r.confidence_score,
+                        emotion=str(r.emotion),
+                        model_name=r.model_name,
+                    ),
+                )
+                for r in rows
+            ]
+        filters = {
+            "source": source,
+            "sentiment": sentiment,
+            "emotion": emotion,
+            "start_date": start,
+            "end_date": end,
+            "before": before,
+        }
+        return Posts(posts=found, total=int(total or 0), limit=limit, offset=offset, filters=filters)
+
+    return app

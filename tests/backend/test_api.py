@@ -1,0 +1,185 @@
+"""The REST API on the real PostgreSQL, Redis and Triton: exact shapes, filters, paging, and a 422 that names
+the parameter for every bad value."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.backend.app import create_app
+from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.inference.embedded import EmbeddedTriton
+from services.common.labels import Emotion, Sentiment
+from services.common.settings import Settings
+from tests.support import free_port
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+LABELS = [
+    (Sentiment.POSITIVE, Emotion.JOY),
+    (Sentiment.NEGATIVE, Emotion.ANGER),
+    (Sentiment.NEUTRAL, Emotion.NEUTRAL),
+]
+
+
+async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, triton: EmbeddedTriton, repository: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    served = settings.model_copy(update={"triton_url": triton.url, "model_repository": repository})
+    async for client in client_for(served):
+        yield client
+
+
+@pytest.fixture
+async def posts(session: AsyncSession) -> list[str]:
+    """30 posts, one every 10 minutes back from now (the first the newest), three sources, three labels;
+    two share one created_at, to test paging ties."""
+    ids = []
+    analyses = []
+    for i in range(30):
+        created = NOW - timedelta(minutes=10 * i) if i != 1 else NOW
+        sentiment, emotion = LABELS[i % 3]
+        post_id = f"api-{i}"
+        session.add(
+            SocialMediaPost(
+                post_id=post_id,
+                source=["twitter", "reddit", "mastodon"][i % 3],
+                content=f"post number {i}",
+                author=f"user{i % 4}",
+                created_at=created,
+                ingested_at=created,
+            )
+        )
+        analyses.append(
+            SentimentAnalysis(
+                post_id=post_id,
+                model_name="minilm-bundle@2",
+                sentiment_label=sentiment,
+                confidence_score=0.5 + i / 100,
+                emotion=emotion,
+                analyzed_at=created,
+            )
+        )
+        ids.append(post_id)
+    await session.flush()  # the posts first: the analyses refer to them
+    session.add_all(analyses)
+    await session.commit()
+    return ids
+
+
+async def test_health_reports_every_service_and_the_counts(api: httpx.AsyncClient, posts: list[str]) -> None:
+    response = await api.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["services"] == {"database": "connected", "redis": "connected", "triton": "connected"}
+    assert body["stats"] == {"total_posts": 30, "total_analyses": 30, "recent_posts_1h": 6}
+    assert body["timestamp"].endswith("Z")
+
+
+async def test_health_is_degraded_without_triton_and_unhealthy_without_the_database(
+    settings: Settings,
+) -> None:
+    no_triton = settings.model_copy(update={"triton_url": f"127.0.0.1:{free_port()}"})
+    async for client in client_for(no_triton):
+        response = await client.get("/api/health")
+        assert response.status_code == 200
+        assert response.json()["status"] == "degraded"
+        assert response.json()["services"]["triton"] == "disconnected"
+    dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
+    no_database = settings.model_copy(update={"database_url": dead, "triton_url": f"127.0.0.1:{free_port()}"})
+    async for client in client_for(no_database):
+        response = await client.get("/api/health")
+        assert response.status_code == 503
+        assert response.json()["status"] == "unhealthy"
+        assert response.json()["stats"] is None
+
+
+async def test_posts_come_newest_first_in_the_contract_shape(
+    api: httpx.AsyncClient, posts: list[str]
+) -> None:
+    body = (await api.get("/api/posts", params={"limit": 5})).json()
+    assert body["total"] == 30
+    assert (body["limit"], body["offset"]) == (5, 0)
+    assert [p["post_id"] for p in body["posts"]] == ["api-1", "api-0", "api-2", "api-3", "api-4"]
+    first = body["posts"][0]
+    assert set(first) == {"post_id", "source", "content", "author", "created_at", "sentiment"}
+    assert first["sentiment"] == {
+        "label": "negative",
+        "confidence": 0.51,
+        "emotion": "anger",
+        "model_name": "minilm-bundle@2",
+    }
+    assert set(body["filters"]) >= {"source", "sentiment", "emotion", "start_date", "end_date"}
+    second = (await api.get("/api/posts", params={"limit": 5, "offset": 5})).json()
+    assert [p["post_id"] for p in second["posts"]] == [f"api-{i}" for i in range(5, 10)]
+
+
+async def test_filters_combine_and_unknown_values_match_nothing(
+    api: httpx.AsyncClient, posts: list[str]
+) -> None:
+    async def ids(**params: str) -> list[str]:
+        response = await api.get("/api/posts", params={"limit": 100, **params})
+        assert response.status_code == 200, response.text
+        return [p["post_id"] for p in response.json()["posts"]]
+
+    assert len(await ids(source="reddit")) == 10
+    assert await ids(source="reddit", sentiment="negative") == [f"api-{i}" for i in range(1, 30, 3)]
+    assert len(await ids(emotion="joy")) == 10
+    start = (NOW - timedelta(minutes=25)).isoformat()
+    end = (NOW - timedelta(minutes=5)).isoformat()
+    assert await ids(start_date=start, end_date=end) == ["api-2"]
+    assert await ids(sentiment="ecstatic") == []
+    assert await ids(source="myspace") == []
+
+
+async def test_the_cursor_pages_a_live_feed_without_repeats_or_gaps(
+    api: httpx.AsyncClient, posts: list[str], session: AsyncSession
+) -> None:
+    seen: list[str] = []
+    before = None
+    while True:
+        params = {"limit": 7} | ({"before": before} if before else {})
+        page = (await api.get("/api/posts", params=params)).json()["posts"]
+        if not page:
+            break
+        seen += [p["post_id"] for p in page]
+        before = page[-1]["post_id"]
+        if len(seen) == 7:  # a new post arrives while paging: it is newer, so no page shifts
+            session.add(SocialMediaPost(post_id="late", source="x", content="c", author="a", created_at=NOW))
+            await session.commit()
+    assert len(seen) == 30
+    assert sorted(seen) == sorted(posts)
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"start_date": "yesterday"}, "start_date"),
+        ({"end_date": "2026-11-28T10:00:00"}, "end_date"),  # no offset
+        ({"start_date": "2026-11-28T10:00:00Z", "end_date": "2026-11-27T10:00:00Z"}, "start_date"),
+        ({"before": "no-such-post"}, "before"),
+        ({"source": "s" * 65}, "source"),
+    ],
+)
+async def test_a_bad_parameter_gets_a_422_that_names_it(
+    api: httpx.AsyncClient, posts: list[str], params: dict[str, str], named: str
+) -> None:
+    response = await api.get("/api/posts", params=params)
+    assert response.status_code == 422, response.text
+    assert named in [error["loc"][-1] for error in response.json()["detail"]]
