@@ -1,4 +1,4 @@
-"""The REST API (FastAPI): health and the post feed so far; aggregation, alerts and the WebSocket follow.
+"""The REST API (FastAPI): health, the post feed and the aggregations so far; alerts and the WebSocket follow.
 
 Every parameter is validated (a 422 names it); time filters use the post's own ``created_at``.
 """
@@ -6,7 +6,7 @@ Every parameter is validated (a 422 names it); time filters use the post's own `
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import redis.asyncio as aioredis
@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.backend.aggregation import Period, SentimentAggregator, TooManyBuckets
 from services.common.db.engine import create_engine
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.inference.client import AsyncClassifier
@@ -69,6 +70,48 @@ class Posts(BaseModel):
 
 
 Timestamp = Annotated[str, AfterValidator(parse_utc)]
+
+
+class Bucket(BaseModel):
+    timestamp: UtcDatetime
+    positive_count: int
+    negative_count: int
+    neutral_count: int
+    total_count: int
+    positive_percentage: float
+    negative_percentage: float
+    neutral_percentage: float
+    average_confidence: float
+
+
+class Aggregate(BaseModel):
+    period: Period
+    start_date: UtcDatetime
+    end_date: UtcDatetime
+    data: list[Bucket]
+    summary: dict[str, int]
+
+
+class Distribution(BaseModel):
+    timeframe_hours: int
+    source: str | None
+    distribution: dict[str, int]
+    total: int
+    percentages: dict[str, float]
+    top_emotions: dict[str, int]
+
+
+class EmotionBucket(BaseModel):
+    timestamp: UtcDatetime
+    counts: dict[str, int]
+    total: int
+
+
+class Emotions(BaseModel):
+    period: Period
+    start_date: UtcDatetime
+    end_date: UtcDatetime
+    data: list[EmotionBucket]
 
 
 class Backend:
@@ -262,5 +305,71 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "before": before,
         }
         return Posts(posts=found, total=int(total or 0), limit=limit, offset=offset, filters=filters)
+
+    def window(start_date: str | None, end_date: str | None) -> tuple[datetime, datetime]:
+        """The range asked for; by default the last 24 hours (or the 24 before end_date)."""
+        end = parse_utc(end_date) if end_date else utcnow()
+        start = parse_utc(start_date) if start_date else end - timedelta(hours=24)
+        if start > end:
+            raise HTTPException(
+                422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}]
+            )
+        return start, end
+
+    async def over_time(call: Any) -> Any:
+        try:
+            return await call
+        except TooManyBuckets as exc:
+            raise HTTPException(422, [{"loc": ["query", "period"], "msg": str(exc)}]) from exc
+
+    @app.get("/api/sentiment/aggregate", response_model=Aggregate)
+    async def aggregate(
+        b: Annotated[Backend, Depends(backend)],
+        period: Annotated[Period, Query()] = "hour",
+        start_date: Annotated[
+            Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")
+        ] = None,
+        end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
+        source: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Aggregate:
+        """Sentiment counts and shares per bucket of ``created_at`` (UTC), empty buckets included with
+        zeros; at most 1,500 buckets. Percentages are rounded to 2 places and sum to 100 in a bucket with
+        posts."""
+        start, end = window(start_date, end_date)
+        data = await over_time(SentimentAggregator(b.engine).sentiment_over_time(start, end, period, source))
+        summary = {
+            "total_posts": sum(d["total_count"] for d in data),
+            "positive_total": sum(d["positive_count"] for d in data),
+            "negative_total": sum(d["negative_count"] for d in data),
+            "neutral_total": sum(d["neutral_count"] for d in data),
+        }
+        return Aggregate(period=period, start_date=start, end_date=end, data=data, summary=summary)
+
+    @app.get("/api/sentiment/distribution", response_model=Distribution)
+    async def distribution(
+        b: Annotated[Backend, Depends(backend)],
+        hours: Annotated[int, Query(ge=1, le=168)] = 24,
+        source: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Distribution:
+        """Sentiment counts and shares over the last ``hours`` (by ``created_at``), and the emotions seen,
+        most frequent first."""
+        end = utcnow()
+        found = await SentimentAggregator(b.engine).distribution(end - timedelta(hours=hours), end, source)
+        return Distribution(timeframe_hours=hours, source=source, **found)
+
+    @app.get("/api/sentiment/emotions", response_model=Emotions)
+    async def emotions(
+        b: Annotated[Backend, Depends(backend)],
+        period: Annotated[Period, Query()] = "hour",
+        start_date: Annotated[
+            Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")
+        ] = None,
+        end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
+        source: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Emotions:
+        """Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included."""
+        start, end = window(start_date, end_date)
+        data = await over_time(SentimentAggregator(b.engine).emotions_over_time(start, end, period, source))
+        return Emotions(period=period, start_date=start, end_date=end, data=data)
 
     return app
