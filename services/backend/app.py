@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.backend.aggregation import Period, SentimentAggregator, TooManyBuckets
 from services.common.db.engine import create_engine
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import SentimentAlert, SentimentAnalysis, SocialMediaPost
+from services.common.events import AlertData
 from services.common.inference.client import AsyncClassifier
 from services.common.settings import Settings, get_settings
 from services.common.timestamps import UtcDatetime, parse_utc, utcnow
@@ -70,6 +71,13 @@ class Posts(BaseModel):
 
 
 Timestamp = Annotated[str, AfterValidator(parse_utc)]
+
+
+class Alerts(BaseModel):
+    alerts: list[AlertData]
+    total: int
+    limit: int
+    offset: int
 
 
 class Bucket(BaseModel):
@@ -371,5 +379,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start, end = window(start_date, end_date)
         data = await over_time(SentimentAggregator(b.engine).emotions_over_time(start, end, period, source))
         return Emotions(period=period, start_date=start, end_date=end, data=data)
+
+    @app.get("/api/alerts", response_model=Alerts)
+    async def alerts(
+        b: Annotated[Backend, Depends(backend)],
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        start_date: Annotated[Timestamp | None, Query(description="ISO 8601: triggered at or after")] = None,
+        end_date: Annotated[Timestamp | None, Query(description="ISO 8601: triggered at or before")] = None,
+    ) -> Alerts:
+        """Alerts raised, newest first (by ``triggered_at``)."""
+        where: list[ColumnElement[bool]] = []
+        if start_date:
+            where.append(SentimentAlert.triggered_at >= parse_utc(start_date))
+        if end_date:
+            where.append(SentimentAlert.triggered_at <= parse_utc(end_date))
+        if start_date and end_date and parse_utc(start_date) > parse_utc(end_date):
+            raise HTTPException(
+                422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}]
+            )
+        async with b.engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(SentimentAlert).where(*where))
+            rows = await conn.execute(
+                select(SentimentAlert)
+                .where(*where)
+                .order_by(SentimentAlert.triggered_at.desc(), SentimentAlert.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            found = [AlertData.model_validate(row, from_attributes=True) for row in rows]
+        return Alerts(alerts=found, total=int(total or 0), limit=limit, offset=offset)
 
     return app
