@@ -4,10 +4,11 @@ Every parameter is validated (a 422 names it); time filters use the post's own `
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -24,6 +25,7 @@ from services.common.inference.client import AsyncClassifier
 from services.common.settings import Settings, get_settings
 from services.common.timestamps import UtcDatetime, parse_utc, utcnow
 
+T = TypeVar("T")
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
 
 
@@ -180,6 +182,35 @@ async def _database_up(engine: AsyncEngine) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class TimeRange:
+    period: Period
+    start: datetime
+    end: datetime
+    source: str | None
+
+
+def time_range(
+    period: Annotated[Period, Query()] = "hour",
+    start_date: Annotated[Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")] = None,
+    end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
+    source: Annotated[str | None, Query(max_length=64)] = None,
+) -> TimeRange:
+    """The buckets asked for; by default the last 24 hours (or the 24 before end_date)."""
+    end = parse_utc(end_date) if end_date else utcnow()
+    start = parse_utc(start_date) if start_date else end - timedelta(hours=24)
+    if start > end:
+        raise HTTPException(422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}])
+    return TimeRange(period, start, end, source)
+
+
+async def over_time(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except TooManyBuckets as exc:
+        raise HTTPException(422, [{"loc": ["query", "period"], "msg": str(exc)}]) from exc
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -314,44 +345,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return Posts(posts=found, total=int(total or 0), limit=limit, offset=offset, filters=filters)
 
-    def window(start_date: str | None, end_date: str | None) -> tuple[datetime, datetime]:
-        """The range asked for; by default the last 24 hours (or the 24 before end_date)."""
-        end = parse_utc(end_date) if end_date else utcnow()
-        start = parse_utc(start_date) if start_date else end - timedelta(hours=24)
-        if start > end:
-            raise HTTPException(
-                422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}]
-            )
-        return start, end
-
-    async def over_time(call: Any) -> Any:
-        try:
-            return await call
-        except TooManyBuckets as exc:
-            raise HTTPException(422, [{"loc": ["query", "period"], "msg": str(exc)}]) from exc
-
     @app.get("/api/sentiment/aggregate", response_model=Aggregate)
     async def aggregate(
-        b: Annotated[Backend, Depends(backend)],
-        period: Annotated[Period, Query()] = "hour",
-        start_date: Annotated[
-            Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")
-        ] = None,
-        end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
-        source: Annotated[str | None, Query(max_length=64)] = None,
+        b: Annotated[Backend, Depends(backend)], r: Annotated[TimeRange, Depends(time_range)]
     ) -> Aggregate:
         """Sentiment counts and shares per bucket of ``created_at`` (UTC), empty buckets included with
         zeros; at most 1,500 buckets. Percentages are rounded to 2 places and sum to 100 in a bucket with
         posts."""
-        start, end = window(start_date, end_date)
-        data = await over_time(SentimentAggregator(b.engine).sentiment_over_time(start, end, period, source))
+        aggregator = SentimentAggregator(b.engine)
+        data = await over_time(aggregator.sentiment_over_time(r.start, r.end, r.period, r.source))
         summary = {
             "total_posts": sum(d["total_count"] for d in data),
             "positive_total": sum(d["positive_count"] for d in data),
             "negative_total": sum(d["negative_count"] for d in data),
             "neutral_total": sum(d["neutral_count"] for d in data),
         }
-        return Aggregate(period=period, start_date=start, end_date=end, data=data, summary=summary)
+        return Aggregate(period=r.period, start_date=r.start, end_date=r.end, data=data, summary=summary)
 
     @app.get("/api/sentiment/distribution", response_model=Distribution)
     async def distribution(
@@ -367,18 +376,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/sentiment/emotions", response_model=Emotions)
     async def emotions(
-        b: Annotated[Backend, Depends(backend)],
-        period: Annotated[Period, Query()] = "hour",
-        start_date: Annotated[
-            Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")
-        ] = None,
-        end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
-        source: Annotated[str | None, Query(max_length=64)] = None,
+        b: Annotated[Backend, Depends(backend)], r: Annotated[TimeRange, Depends(time_range)]
     ) -> Emotions:
         """Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included."""
-        start, end = window(start_date, end_date)
-        data = await over_time(SentimentAggregator(b.engine).emotions_over_time(start, end, period, source))
-        return Emotions(period=period, start_date=start, end_date=end, data=data)
+        data = await over_time(
+            SentimentAggregator(b.engine).emotions_over_time(r.start, r.end, r.period, r.source)
+        )
+        return Emotions(period=r.period, start_date=r.start, end_date=r.end, data=data)
 
     @app.get("/api/alerts", response_model=Alerts)
     async def alerts(
