@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +23,7 @@ from services.common.db.models import SentimentAlert, SentimentAnalysis, SocialM
 from services.common.events import AlertData
 from services.common.inference.client import AsyncClassifier
 from services.common.settings import Settings, get_settings
-from services.common.timestamps import UtcDatetime, parse_utc, utcnow
+from services.common.timestamps import UtcDatetime, utcnow
 
 T = TypeVar("T")
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
@@ -72,7 +72,7 @@ class Posts(BaseModel):
     filters: dict[str, Any]
 
 
-Timestamp = Annotated[str, AfterValidator(parse_utc)]
+Timestamp = UtcDatetime  # a query parameter: ISO 8601 with an offset, held in UTC
 
 
 class Alerts(BaseModel):
@@ -197,11 +197,16 @@ def time_range(
     source: Annotated[str | None, Query(max_length=64)] = None,
 ) -> TimeRange:
     """The buckets asked for; by default the last 24 hours (or the 24 before end_date)."""
-    end = parse_utc(end_date) if end_date else utcnow()
-    start = parse_utc(start_date) if start_date else end - timedelta(hours=24)
-    if start > end:
-        raise HTTPException(422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}])
+    end = end_date or utcnow()
+    start = start_date or end - timedelta(hours=24)
+    in_order(start, end)
     return TimeRange(period, start, end, source)
+
+
+def in_order(start: datetime | None, end: datetime | None) -> None:
+    """A 422 naming start_date when it is after end_date."""
+    if start and end and start > end:
+        raise HTTPException(422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}])
 
 
 async def over_time(call: Awaitable[T]) -> T:
@@ -258,12 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Posts:
         """Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
         nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen."""
-        start = parse_utc(start_date) if start_date else None
-        end = parse_utc(end_date) if end_date else None
-        if start and end and start > end:
-            raise HTTPException(
-                422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}]
-            )
+        in_order(start_date, end_date)
         where: list[ColumnElement[bool]] = []
         if source:
             where.append(SocialMediaPost.source == source)
@@ -271,15 +271,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             where.append(cast(SentimentAnalysis.sentiment_label, String) == sentiment)
         if emotion:
             where.append(cast(SentimentAnalysis.emotion, String) == emotion)
-        if start:
-            where.append(SocialMediaPost.created_at >= start)
-        if end:
-            where.append(SocialMediaPost.created_at <= end)
-        base = select(SocialMediaPost, SentimentAnalysis).join(
-            SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id
-        )
+        if start_date:
+            where.append(SocialMediaPost.created_at >= start_date)
+        if end_date:
+            where.append(SocialMediaPost.created_at <= end_date)
+        analysed = SentimentAnalysis.post_id == SocialMediaPost.post_id
         async with b.engine.connect() as conn:
-            total = await conn.scalar(select(func.count()).select_from(base.where(*where).subquery()))
+            total = await conn.scalar(
+                select(func.count())
+                .select_from(SocialMediaPost)
+                .join(SentimentAnalysis, analysed)
+                .where(*where)
+            )
             page = where.copy()
             if before:
                 anchor = (
@@ -313,7 +316,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     SentimentAnalysis.emotion,
                     SentimentAnalysis.model_name,
                 )
-                .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
+                .join(SentimentAnalysis, analysed)
                 .where(*page)
                 .order_by(SocialMediaPost.created_at.desc(), SocialMediaPost.id.desc())
                 .limit(limit)
@@ -339,8 +342,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "source": source,
             "sentiment": sentiment,
             "emotion": emotion,
-            "start_date": start,
-            "end_date": end,
+            "start_date": start_date,
+            "end_date": end_date,
             "before": before,
         }
         return Posts(posts=found, total=int(total or 0), limit=limit, offset=offset, filters=filters)
@@ -393,15 +396,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         end_date: Annotated[Timestamp | None, Query(description="ISO 8601: triggered at or before")] = None,
     ) -> Alerts:
         """Alerts raised, newest first (by ``triggered_at``)."""
+        in_order(start_date, end_date)
         where: list[ColumnElement[bool]] = []
         if start_date:
-            where.append(SentimentAlert.triggered_at >= parse_utc(start_date))
+            where.append(SentimentAlert.triggered_at >= start_date)
         if end_date:
-            where.append(SentimentAlert.triggered_at <= parse_utc(end_date))
-        if start_date and end_date and parse_utc(start_date) > parse_utc(end_date):
-            raise HTTPException(
-                422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}]
-            )
+            where.append(SentimentAlert.triggered_at <= end_date)
         async with b.engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(SentimentAlert).where(*where))
             rows = await conn.execute(
