@@ -17,7 +17,7 @@ from services.common.inference.spec import OUTPUTS, TOKENIZER_FILE
 log = logging.getLogger("export.build")
 Precision = Literal["int8", "fp32"]
 # The CPU profiles serve int8 (dynamic, per-channel): on the adapted model (version 2) it loses at most 0.1
-# points of macro-F1 on every dev file, within the one point allowed, and is nearly twice as fast here
+# points of macro-F1 on every dev file, within the one point allowed, and is 1.4-2x as fast here
 # (benchmarks/RESULTS.md; version 1's frozen-encoder heads lost 1.6 points and served fp32).
 # `--cpu-precision fp32` makes the other choice.
 CPU_PRECISION: Precision = "int8"
