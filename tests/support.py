@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
@@ -53,7 +53,58 @@ class LoneRedis:
 LLM_KEY = "sk-test-0123456789abcdef"  # the fake provider accepts only this key
 
 
-class FakeProvider:
+class LocalServer:
+    """A FastAPI app (``_app``) served by uvicorn on a free port in a thread, for a ``with`` block."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server = uvicorn.Server(uvicorn.Config(self._app(), port=self.port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def _app(self) -> FastAPI:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{type(self).__name__} did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+class Webhook(LocalServer):
+    """Receives alert webhooks at ``url``: ``script`` holds the status codes of the next calls (then 200;
+    ``slow`` answers after ``slow_s``); ``calls`` records each call's status and JSON body."""
+
+    def __init__(self) -> None:
+        self.script: list[int | str] = []
+        self.slow_s = 3.0
+        self.calls: list[tuple[int | str, Any]] = []
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    def _app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/hook")
+        async def hook(request: Request) -> Response:
+            answer = self.script.pop(0) if self.script else 200
+            self.calls.append((answer, await request.json()))
+            if answer == "slow":
+                await asyncio.sleep(self.slow_s)
+                answer = 200
+            return Response(status_code=int(answer))
+
+        return app
+
+
+class FakeProvider(LocalServer):
     """A local HTTP server that speaks the chat-completions API and plays an LLM provider.
 
     It labels each post by its words (love/great → positive, joy; hate/worst → negative, anger; else
@@ -64,27 +115,12 @@ class FakeProvider:
     """
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
         self.script: list[str] = []
         self.mode = "ok"
         self.slow_s = 5.0
         self.requests: list[dict[str, Any]] = []
-        self._server = uvicorn.Server(uvicorn.Config(self._app(), port=self.port, log_level="warning"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> "FakeProvider":
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake provider did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
 
     @staticmethod
     def label(text: str) -> tuple[str, str]:

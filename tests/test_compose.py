@@ -90,3 +90,16 @@ def test_the_database_password_has_no_default(tmp_path: Path) -> None:
     done = config(tmp_path, "POSTGRES_USER=someone\n")
     assert done.returncode != 0
     assert "set POSTGRES_PASSWORD in .env" in done.stderr
+
+
+def test_the_backend_gets_every_api_alert_and_websocket_setting_from_the_env_file(tmp_path: Path) -> None:
+    env = "POSTGRES_PASSWORD=k7-not-a-placeholder\nINGEST_TOKEN=tok-from-env\nALERT_MIN_POSTS=25\n"
+    done = config(tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    environment = yaml.safe_load(done.stdout)["services"]["backend"]["environment"]
+    for field in Settings.model_fields:
+        if field.startswith(("alert_", "ws_", "cache_", "cors_")) or field in ("api_key", "ingest_token"):
+            assert field.upper() in environment, f"{field.upper()} does not reach the backend"
+    assert environment["INGEST_TOKEN"] == "tok-from-env"
+    assert environment["ALERT_MIN_POSTS"] == "25"
+    assert environment["STREAM_MAX_BACKLOG"] == "100000"

@@ -129,10 +129,15 @@ class SentimentAggregator:
             {"timestamp": slot, "counts": counts[slot], "total": sum(counts[slot].values())} for slot in slots
         ]
 
-    async def distribution(self, start: datetime, end: datetime, source: str | None) -> dict[str, Any]:
+    async def sentiment_counts(self, start: datetime, end: datetime, source: str | None) -> dict[str, int]:
+        """Posts of each sentiment created from ``start`` to ``end``, every label present."""
         sentiments = {s.value: 0 for s in Sentiment}
         for _, label, n, _ in await self._counts(SentimentAnalysis.sentiment_label, start, end, source, None):
             sentiments[label] = n
+        return sentiments
+
+    async def distribution(self, start: datetime, end: datetime, source: str | None) -> dict[str, Any]:
+        sentiments = await self.sentiment_counts(start, end, source)
         emotions = {
             label: n
             for _, label, n, _ in await self._counts(SentimentAnalysis.emotion, start, end, source, None)

@@ -6,6 +6,8 @@ one, so tests and several deployments can share one Redis without touching each 
 
 from dataclasses import dataclass
 
+import redis.exceptions
+
 STREAM = "social_posts_stream"
 GROUP = "sentiment_workers"
 CHANNEL = "sentiment_updates"
@@ -13,8 +15,10 @@ DEAD_LETTER_STREAM = "social_posts_dead_letter"
 FAILURES = "social_posts_failures"
 LLM_REQUESTS = "llm_requests"
 LLM_REVIEWS = "llm_reviews"
-ALERT_LOCK = "sentiment_alert_lock"
 CACHE = "sentiment_cache"
+
+# What a Redis client raises when the server does not answer (as opposed to a wrong command).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,6 @@ class RedisNames:
     def llm_reviews(self) -> str:
         """Counters (one key a minute) of second-opinion requests to the LLM provider."""
         return self.prefix + LLM_REVIEWS
-
-    @property
-    def alert_lock(self) -> str:
-        return self.prefix + ALERT_LOCK
 
     def cache_key(self, *parts: str) -> str:
         """A cache entry's key: the cache namespace, then the parts joined by ':'."""

@@ -6,10 +6,10 @@ fit its type or range is refused at start with a message naming the variable.
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -138,6 +138,53 @@ class Settings(BaseSettings):
     )
     backend_host: str = Field("127.0.0.1", description="Address the API binds to (0.0.0.0 in a container).")
     backend_port: int = Field(8000, ge=1, le=65_535, description="Port of the API.")
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        description="When set, the read endpoints and the WebSocket need it (X-API-Key header or api_key "
+        "query parameter); empty: open, for a local run.",
+    )
+    ingest_token: SecretStr = Field(
+        SecretStr(""), description="Bearer token of POST /api/ingest; empty: the endpoint is off."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        ["http://localhost:3000", "http://127.0.0.1:3000"],
+        description="Comma-separated origins whose pages may call the API from a browser (the dashboard's).",
+    )
+    cache_ttl_s: float = Field(
+        5.0, ge=0, le=3600, description="How long an aggregation answer is kept in Redis (0: no cache)."
+    )
+    ws_metrics_interval_s: float = Field(
+        30.0, gt=0, le=3600, description="How often the WebSocket sends metrics_update to its clients."
+    )
+    ws_client_queue: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Events waiting for one WebSocket client beyond which that (slow) client is dropped.",
+    )
+    alert_check_interval_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How often the backend evaluates the alert rule."
+    )
+    alert_window_minutes: float = Field(
+        5.0, gt=0, le=10_080, description="The alert rule looks at posts created this many minutes back."
+    )
+    alert_negative_ratio_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="An alert when negative/positive in the window is above this (no positives: the "
+        "negative count is the ratio).",
+    )
+    alert_min_posts: int = Field(10, ge=1, description="Posts the window needs before the rule applies.")
+    alert_cooldown_minutes: float = Field(
+        15.0, ge=0, le=10_080, description="After an alert, no other of the same type for this long."
+    )
+    alert_webhook_url: str = Field(
+        "", pattern=r"^(https?://\S+)?$", description="POST each alert here as JSON; empty: no webhook."
+    )
+    alert_webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="Deadline of one webhook call.")
+    alert_webhook_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a failed webhook call (connection error, timeout, 5xx)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every service."
     )
@@ -174,6 +221,13 @@ class Settings(BaseSettings):
         if self.llm_review_below > 0 and self.llm_provider == "none":
             raise ValueError("LLM_REVIEW_BELOW: second opinions need an LLM_PROVIDER")
         return self
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

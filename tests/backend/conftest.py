@@ -1,11 +1,14 @@
 """What the API tests share: a client on the app (lifespan run) and a known set of posts."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.backend.app import create_app
@@ -13,6 +16,7 @@ from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.inference.embedded import EmbeddedTriton
 from services.common.labels import Emotion, Sentiment
 from services.common.settings import Settings
+from tests.support import free_port
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LABELS = [
@@ -34,7 +38,9 @@ async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def api(
     settings: Settings, triton: EmbeddedTriton, repository: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    served = settings.model_copy(update={"triton_url": triton.url, "model_repository": repository})
+    served = settings.model_copy(
+        update={"triton_url": triton.url, "model_repository": repository, "cache_ttl_s": 0}
+    )
     async for client in client_for(served):
         yield client
 
@@ -74,3 +80,56 @@ async def posts(session: AsyncSession) -> list[str]:
     session.add_all(analyses)
     await session.commit()
     return ids
+
+
+EMOTION_OF = {
+    Sentiment.POSITIVE: Emotion.JOY,
+    Sentiment.NEGATIVE: Emotion.ANGER,
+    Sentiment.NEUTRAL: Emotion.NEUTRAL,
+}
+
+
+async def add_posts(
+    session: AsyncSession,
+    posts: list[tuple[Sentiment, datetime]],
+    prefix: str = "seed",
+    source: str = "twitter",
+) -> list[str]:
+    """Analysed posts of the given sentiments and created_at times; their post_ids."""
+    ids = [f"{prefix}-{i}" for i in range(len(posts))]
+    session.add_all(
+        SocialMediaPost(post_id=post_id, source=source, content="text", author="someone", created_at=created)
+        for post_id, (_, created) in zip(ids, posts, strict=True)
+    )
+    await session.flush()
+    session.add_all(
+        SentimentAnalysis(
+            post_id=post_id,
+            model_name="minilm-bundle@2",
+            sentiment_label=sentiment,
+            confidence_score=0.8,
+            emotion=EMOTION_OF[sentiment],
+        )
+        for post_id, (sentiment, _) in zip(ids, posts, strict=True)
+    )
+    await session.commit()
+    return ids
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[str]:
+    """The backend behind a real uvicorn on a free port, in this event loop; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

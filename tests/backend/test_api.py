@@ -5,11 +5,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.backend import routes
 from services.common.db.models import SocialMediaPost
+from services.common.labels import Sentiment
+from services.common.names import RedisNames
 from services.common.settings import Settings
-from tests.backend.conftest import NOW, client_for
+from services.common.timestamps import format_utc
+from tests.backend.conftest import NOW, add_posts, client_for
 from tests.support import free_port
 
 
@@ -110,6 +115,8 @@ async def test_the_cursor_pages_a_live_feed_without_repeats_or_gaps(
         ({"start_date": "2026-11-28T10:00:00Z", "end_date": "2026-11-27T10:00:00Z"}, "start_date"),
         ({"before": "no-such-post"}, "before"),
         ({"source": "s" * 65}, "source"),
+        ({"source": "twit\x00ter"}, "source"),  # PostgreSQL text cannot hold NUL
+        ({"emotion": "joy\n"}, "emotion"),
     ],
 )
 async def test_a_bad_parameter_gets_a_422_that_names_it(
@@ -118,3 +125,49 @@ async def test_a_bad_parameter_gets_a_422_that_names_it(
     response = await api.get("/api/posts", params=params)
     assert response.status_code == 422, response.text
     assert named in [error["loc"][-1] for error in response.json()["detail"]]
+
+
+async def test_past_the_exact_limit_the_total_is_the_planners_estimate(
+    api: httpx.AsyncClient, posts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = (await api.get("/api/posts", params={"source": "twitter"})).json()
+    assert (exact["total"], exact["total_exact"]) == (10, True)
+    monkeypatch.setattr(routes, "EXACT_TOTAL_UP_TO", 5)
+    estimated = (await api.get("/api/posts", params={"source": "twitter", "limit": 3})).json()
+    assert estimated["total_exact"] is False
+    assert estimated["total"] >= 6  # never below what was counted
+    assert len(estimated["posts"]) == 3
+
+
+async def test_aggregations_are_cached_for_the_ttl_by_path_and_query(
+    settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
+    async for client in client_for(settings.model_copy(update={"cache_ttl_s": 60})):
+        params = {"period": "hour", "end_date": format_utc(NOW)}
+        first = (await client.get("/api/sentiment/aggregate", params=params)).json()
+        assert first["summary"]["total_posts"] == 3
+        await add_posts(session, [(Sentiment.POSITIVE, NOW - timedelta(minutes=1))] * 2, prefix="more")
+        again = (await client.get("/api/sentiment/aggregate", params=params)).json()
+        assert again == first  # within the TTL: the kept answer
+        other = (await client.get("/api/sentiment/aggregate", params=params | {"period": "day"})).json()
+        assert other["summary"]["total_posts"] == 5
+        distribution = (await client.get("/api/sentiment/distribution", params={"hours": 1})).json()
+        assert distribution["total"] == 5
+        keys = [key async for key in redis.scan_iter(match=names.cache_key("*"))]
+        assert len(keys) == 3
+        assert all(0 < ttl <= 60_000 for ttl in [await redis.pttl(key) for key in keys])
+
+
+async def test_the_dashboards_origin_may_call_the_api_and_others_get_no_cors_headers(
+    api: httpx.AsyncClient,
+) -> None:
+    allowed = await api.get("/api/alerts", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    preflight = await api.options(
+        "/api/ingest",
+        headers={"Origin": "http://127.0.0.1:3000", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200
+    other = await api.get("/api/alerts", headers={"Origin": "http://elsewhere.example"})
+    assert "access-control-allow-origin" not in other.headers

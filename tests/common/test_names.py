@@ -16,7 +16,6 @@ def test_a_prefix_goes_before_every_key_and_channel() -> None:
         names.stream,
         names.channel,
         names.dead_letter_stream,
-        names.alert_lock,
         names.cache_key("agg", "h"),
     ]
     assert all(key.startswith("staging:") for key in keys)

@@ -1,0 +1,98 @@
+"""What the routes share: the ``Backend`` (engine, Redis, Triton client, live hub, alert service) and the
+access checks (the optional API key of the reads and the WebSocket, the ingest endpoint's bearer token)."""
+
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+import redis.asyncio as aioredis
+from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.backend.aggregation import SentimentAggregator
+from services.backend.alerts import AlertService
+from services.backend.live import Hub
+from services.common.db.engine import create_engine
+from services.common.inference.client import AsyncClassifier
+from services.common.names import RedisNames
+from services.common.settings import Settings
+from services.common.timestamps import utcnow
+
+
+class Backend:
+    """Made at start, closed at stop; one per process."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.names = RedisNames(settings.redis_key_prefix)
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.triton = AsyncClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
+        self.aggregator = SentimentAggregator(self.engine)
+        self.alerts = AlertService(settings, self.engine, self.redis)
+        self.hub = Hub(
+            settings.redis_url,
+            self.names.channel,
+            capacity=settings.ws_client_queue,
+            metrics_interval_s=settings.ws_metrics_interval_s,
+            counts=self.counts_since,
+            registry=registry,
+        )
+
+    async def counts_since(self, span: timedelta) -> dict[str, int]:
+        end = utcnow()
+        return await self.aggregator.sentiment_counts(end - span, end, None)
+
+    async def close(self) -> None:
+        await self.hub.close()
+        await self.triton.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+def _matches(given: str | None, expected: SecretStr) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API_KEY, when the server sets one"
+)
+_key_query = APIKeyQuery(name="api_key", auto_error=False, description="API_KEY (for WebSocket clients)")
+
+
+def api_key(
+    request: Request,
+    header: Annotated[str | None, Depends(_key_header)],
+    query: Annotated[str | None, Depends(_key_query)],
+) -> None:
+    """With API_KEY set, a read needs it in X-API-Key or ?api_key=; without, reads are open."""
+    expected = backend(request).settings.api_key
+    if expected.get_secret_value() and not (_matches(header, expected) or _matches(query, expected)):
+        raise HTTPException(401, "missing or wrong API key (X-API-Key header or api_key query parameter)")
+
+
+def websocket_allowed(socket: WebSocket) -> bool:
+    expected = socket.app.state.backend.settings.api_key
+    given = socket.headers.get("x-api-key") or socket.query_params.get("api_key")
+    return not expected.get_secret_value() or _matches(given, expected)
+
+
+_bearer = HTTPBearer(auto_error=False, description="INGEST_TOKEN")
+
+
+def ingest_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """POST /api/ingest is off (403) without INGEST_TOKEN; with it, the request must bear that token (401)."""
+    expected = backend(request).settings.ingest_token
+    if not expected.get_secret_value():
+        raise HTTPException(403, "ingestion over HTTP is off: the server has no INGEST_TOKEN")
+    if credentials is None or not _matches(credentials.credentials, expected):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,68 @@
+"""``POST /api/ingest``: posts over HTTP onto the stream, for producers that cannot reach Redis.
+
+Off without INGEST_TOKEN (403); with it, the request must bear that token (401). Each post is checked
+against the stream message schema on its own: the valid ones are added to the stream in one pipelined
+round trip, the others are answered with the fields at fault. When the backlog would pass
+STREAM_MAX_BACKLOG nothing is added and the answer is 429 with Retry-After; Redis away is a 503.
+"""
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from services.backend.deps import Backend, backend, ingest_token
+from services.backend.schemas import IngestAnswer, IngestError, IngestRequest, IngestResult
+from services.common.messages import MessageError, PostMessage
+from services.common.names import REDIS_DOWN
+from services.ingester.producer import Producer
+
+log = logging.getLogger("backend.ingest")
+RETRY_AFTER_S = 2
+
+router = APIRouter(dependencies=[Depends(ingest_token)])
+
+
+@router.post(
+    "/api/ingest",
+    response_model=IngestAnswer,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        401: {"description": "Missing or wrong bearer token"},
+        403: {"description": "Ingestion over HTTP is off (no INGEST_TOKEN)"},
+        429: {"description": "The backlog is over STREAM_MAX_BACKLOG; retry after Retry-After seconds"},
+        503: {"description": "Redis is not answering; retry after Retry-After seconds"},
+    },
+)
+async def ingest(body: IngestRequest, b: Annotated[Backend, Depends(backend)]) -> IngestAnswer:
+    """Add up to 1,000 posts to the stream; the answer says which were accepted and why others were not.
+    Accepted posts are on the stream: the workers will store and classify each one once."""
+    valid: list[PostMessage] = []
+    results: list[IngestResult] = []
+    for index, fields in enumerate(body.posts):
+        post_id = fields.get("post_id")
+        post_id = post_id if isinstance(post_id, str) else None
+        try:
+            valid.append(PostMessage.parse(fields))
+        except MessageError as exc:
+            errors = [IngestError(field=e.field, message=e.message) for e in exc.errors]
+            results.append(IngestResult(index=index, post_id=post_id, accepted=False, errors=errors))
+            continue
+        results.append(IngestResult(index=index, post_id=post_id, accepted=True, errors=[]))
+    if valid:
+        producer = Producer(b.redis, b.names, b.settings.stream_max_backlog)
+        try:
+            backlog = await producer.backlog()
+            if backlog + len(valid) > b.settings.stream_max_backlog:
+                raise HTTPException(
+                    429,
+                    f"backlog of {backlog} posts is at the limit of {b.settings.stream_max_backlog}: retry later",
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                )
+            await producer.add(valid)
+        except REDIS_DOWN as exc:
+            log.warning("ingest refused: Redis unavailable (%s)", exc)
+            raise HTTPException(
+                503, "the stream is unavailable: retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
+            ) from exc
+    return IngestAnswer(accepted=len(valid), rejected=len(body.posts) - len(valid), results=results)

@@ -1,0 +1,196 @@
+"""The WebSocket /ws/sentiment behind a real uvicorn, with the real Redis pub/sub: connected, post and
+alert events relayed as published, metrics_update, one subscription per process, a slow client dropped
+without holding up a fast one, and the API key."""
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from services.common.events import AlertData, AlertEvent, PostData, PostEvent, encode_event, parse_event
+from services.common.labels import Emotion, Sentiment
+from services.common.names import RedisNames
+from services.common.settings import Settings
+from tests.backend.conftest import NOW, add_posts, served
+
+
+def post_event(i: int, padding: int = 0) -> str:
+    data = PostData(
+        post_id=f"live-{i}",
+        content=f"post {i} " + "x" * padding,
+        source="twitter",
+        author="someone",
+        created_at=NOW,
+        sentiment_label=Sentiment.NEGATIVE,
+        confidence_score=0.9,
+        emotion=Emotion.ANGER,
+        model_name="minilm-bundle@2",
+        analyzed_at=NOW,
+    )
+    return encode_event(PostEvent(data=data))
+
+
+@pytest.fixture
+async def server(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[str]:
+    async with served(settings.model_copy(update={"ws_metrics_interval_s": 0.5})) as address:
+        yield address
+
+
+async def listen(address: str, query: str = "", **options: object) -> ClientConnection:
+    socket = await connect(f"ws://{address}/ws/sentiment{query}", **options)  # type: ignore[arg-type]
+    return socket
+
+
+async def next_of(socket: ClientConnection, kind: str) -> dict[str, object]:
+    """The next message of type ``kind`` (skipping metrics_update unless that is the one wanted)."""
+    async with asyncio.timeout(10):
+        while True:
+            message = json.loads(await socket.recv())
+            if message["type"] == kind:
+                return message  # type: ignore[no-any-return]
+
+
+async def wait_subscribed(redis: aioredis.Redis, names: RedisNames, count: int = 1) -> None:
+    async with asyncio.timeout(10):
+        while (await redis.pubsub_numsub(names.channel))[0][1] < count:
+            await asyncio.sleep(0.05)
+
+
+async def test_connected_then_posts_and_alerts_as_published(
+    server: str, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    socket = await listen(server)
+    first = parse_event(await socket.recv())
+    assert first.type == "connected"
+    await wait_subscribed(redis, names)
+    alert = AlertEvent(
+        data=AlertData(
+            id=1,
+            alert_type="high_negative_ratio",
+            threshold_value=2.0,
+            actual_value=3.5,
+            window_start=NOW - timedelta(minutes=5),
+            window_end=NOW,
+            post_count=18,
+            triggered_at=NOW,
+            details={"counts": {"positive": 4, "negative": 14, "neutral": 0}},
+        )
+    )
+    await redis.publish(names.channel, post_event(1))
+    await redis.publish(names.channel, encode_event(alert))
+    assert json.dumps(await next_of(socket, "post")) == json.dumps(json.loads(post_event(1)))
+    assert parse_event(json.dumps(await next_of(socket, "alert"))) == alert
+    await socket.close()
+
+
+async def test_metrics_update_counts_the_last_minute_hour_and_day(server: str, session: AsyncSession) -> None:
+    from services.common.timestamps import utcnow
+
+    now = utcnow()
+    await add_posts(session, [(Sentiment.POSITIVE, now - timedelta(seconds=5))] * 2, prefix="m")
+    await add_posts(session, [(Sentiment.NEGATIVE, now - timedelta(minutes=30))] * 3, prefix="h")
+    await add_posts(session, [(Sentiment.NEUTRAL, now - timedelta(hours=5))], prefix="d")
+    socket = await listen(server)
+    update = await next_of(socket, "metrics_update")
+    assert update["data"] == {
+        "last_minute": {"positive": 2, "negative": 0, "neutral": 0, "total": 2},
+        "last_hour": {"positive": 2, "negative": 3, "neutral": 0, "total": 5},
+        "last_24_hours": {"positive": 2, "negative": 3, "neutral": 1, "total": 6},
+    }
+    await socket.close()
+
+
+async def test_one_subscription_per_process_and_any_replica_serves_any_client(
+    settings: Settings, server: str, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    async with served(settings) as other:
+        sockets = [await listen(server) for _ in range(3)] + [await listen(other) for _ in range(2)]
+        await wait_subscribed(redis, names, 2)
+        assert (await redis.pubsub_numsub(names.channel))[0][1] == 2  # two processes, five clients
+        await redis.publish(names.channel, post_event(7))
+        for socket in sockets:
+            assert (await next_of(socket, "post"))["data"]["post_id"] == "live-7"  # type: ignore[index]
+            await socket.close()
+
+
+async def test_a_slow_client_is_dropped_and_a_fast_one_gets_everything(
+    settings: Settings, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    async with served(settings.model_copy(update={"ws_client_queue": 200})) as address:
+        # The slow client reads nothing (and keeps a small receive window): once the socket buffers between
+        # fill, its queue does, and it is dropped.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", int(address.rsplit(":", 1)[1])))
+        # Uncompressed: these alike events deflate a hundredfold and would take long to fill anything.
+        slow = await listen(address, max_queue=1, sock=raw, compression=None)
+        fast = await listen(address)
+        await next_of(fast, "connected")
+        await wait_subscribed(redis, names)
+        received: list[str] = []
+
+        async def receive() -> None:
+            while True:
+                message = json.loads(await fast.recv())
+                if message["type"] == "post":
+                    received.append(message["data"]["post_id"])
+
+        async def dropped() -> bool:
+            async with httpx.AsyncClient() as client:
+                metrics = (await client.get(f"http://{address}/metrics")).text
+            return "websocket_clients_dropped_total 1.0" in metrics
+
+        receiving = asyncio.create_task(receive())
+        sent = 0
+        while not await dropped():  # about 10,000 events a second, in bursts of 100, until the slow one goes
+            assert sent < 50_000, "the slow client was never dropped"
+            for _ in range(10):
+                pipe = redis.pipeline(transaction=False)
+                for i in range(sent, sent + 100):
+                    pipe.publish(names.channel, post_event(i, padding=150))
+                await pipe.execute()
+                sent += 100
+                await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):
+            while len(received) < sent:
+                await asyncio.sleep(0.05)
+        receiving.cancel()
+        assert received == [f"live-{i}" for i in range(sent)]
+        read: list[object] = []
+
+        async def drain() -> None:
+            async with asyncio.timeout(30):
+                while True:
+                    read.append(await slow.recv())
+
+        with pytest.raises(ConnectionClosed) as closed:
+            await drain()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        assert len(read) < sent
+        await fast.close()
+
+
+async def test_with_an_api_key_reads_and_the_websocket_need_it(settings: Settings) -> None:
+    async with served(settings.model_copy(update={"api_key": SecretStr("k-0123456789")})) as address:
+        async with httpx.AsyncClient(base_url=f"http://{address}") as client:
+            assert (await client.get("/api/posts")).status_code == 401
+            assert (await client.get("/api/posts", headers={"X-API-Key": "wrong"})).status_code == 401
+            assert (await client.get("/api/posts", headers={"X-API-Key": "k-0123456789"})).status_code == 200
+            assert (await client.get("/api/sentiment/distribution?api_key=k-0123456789")).status_code == 200
+            assert (await client.get("/api/health")).status_code in (200, 503)  # open: for probes
+        with pytest.raises(InvalidStatus) as refused:  # the handshake is refused
+            await listen(address, "?api_key=wrong")
+        assert refused.value.response.status_code == 403
+        allowed = await listen(address, "?api_key=k-0123456789")
+        assert parse_event(await allowed.recv()).type == "connected"
+        await allowed.close()
