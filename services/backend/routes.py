@@ -196,7 +196,11 @@ async def posts(
     end_date: Annotated[Timestamp | None, Query(description="ISO 8601 with an offset")] = None,
     before: Annotated[
         str | None,
-        Query(max_length=128, pattern=PRINTABLE, description="a post_id: only posts older than it (stable paging)"),
+        Query(
+            max_length=128,
+            pattern=PRINTABLE,
+            description="a post_id: only posts older than it (stable paging)",
+        ),
     ] = None,
 ) -> Posts:
     """Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
