@@ -1,0 +1,126 @@
+"""``python -m benchmarks.seed``: load realistic analysed posts into PostgreSQL fast (COPY), for the API
+benchmarks.
+
+The posts come from the synthetic feed (sources, authors, topics, emojis as the ingester makes them), spread
+evenly over the last ``--days`` days by ``created_at``; each gets the analysis its template meant (a post in
+another language: neutral), a confidence between 0.4 and 1, and ``analyzed_at`` a second after it was made.
+The database (``--database-url``, default ``sentiment_bench`` beside DATABASE_URL's) is created and migrated
+if needed and emptied first, then ANALYZEd, so the planner sees the table as it is.
+"""
+
+import argparse
+import asyncio
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from tqdm import tqdm
+
+from services.common.db.migrate import upgrade, wait_for_database
+from services.common.settings import load_settings
+from services.ingester.synthetic import Generator
+
+CHUNK = 50_000
+EMOTION_OF = {"positive": "joy", "negative": "anger", "neutral": "neutral"}
+
+
+def bench_database_url() -> str:
+    return make_url(load_settings().database_url).set(database="sentiment_bench").render_as_string(False)
+
+
+def rows(count: int, days: float, seed: int) -> Iterator[tuple[tuple[object, ...], tuple[object, ...]]]:
+    """(post row, analysis row) pairs, oldest first."""
+    feed = Generator(seed=seed, run_id="bench")
+    rng = random.Random(seed)
+    end = datetime.now(UTC)
+    span = timedelta(days=days) / count
+    start = end - timedelta(days=days)
+    for i in range(count):
+        made = feed.next(now=start + i * span)
+        post = made.post
+        sentiment = made.sentiment if made.sentiment in EMOTION_OF else "neutral"
+        emotion = made.emotion if made.sentiment in EMOTION_OF else "neutral"
+        yield (
+            (post.post_id, post.source, post.content, post.author, post.created_at, post.created_at),
+            (
+                post.post_id,
+                "minilm-bundle@2",
+                sentiment,
+                round(rng.uniform(0.4, 1.0), 4),
+                emotion,
+                post.created_at + timedelta(seconds=1),
+            ),
+        )
+
+
+async def seed(database_url: str, count: int, days: float, seed: int) -> float:
+    """Load ``count`` posts; the seconds it took."""
+    await wait_for_database(database_url, timeout_s=30)
+    await asyncio.to_thread(upgrade, database_url)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(dsn)
+    started = time.perf_counter()
+    try:
+        await conn.execute(
+            "TRUNCATE social_media_posts, sentiment_analysis, sentiment_alerts RESTART IDENTITY CASCADE"
+        )
+        posts: list[tuple[object, ...]] = []
+        analyses: list[tuple[object, ...]] = []
+        with tqdm(total=count, unit=" posts", unit_scale=True, desc="COPY") as bar:
+            for post, analysis in rows(count, days, seed):
+                posts.append(post)
+                analyses.append(analysis)
+                if len(posts) == CHUNK:
+                    await _copy(conn, posts, analyses)
+                    bar.update(len(posts))
+                    posts, analyses = [], []
+            if posts:
+                await _copy(conn, posts, analyses)
+                bar.update(len(posts))
+        await conn.execute("ANALYZE social_media_posts, sentiment_analysis")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def _copy(
+    conn: asyncpg.Connection, posts: list[tuple[object, ...]], analyses: list[tuple[object, ...]]
+) -> None:
+    async with conn.transaction():
+        await conn.copy_records_to_table(
+            "social_media_posts",
+            records=posts,
+            columns=["post_id", "source", "content", "author", "created_at", "ingested_at"],
+        )
+        await conn.copy_records_to_table(
+            "sentiment_analysis",
+            records=analyses,
+            columns=[
+                "post_id",
+                "model_name",
+                "sentiment_label",
+                "confidence_score",
+                "emotion",
+                "analyzed_at",
+            ],
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--days", type=float, default=7.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="default: sentiment_bench beside DATABASE_URL's")
+    args = parser.parse_args()
+    seconds = asyncio.run(seed(args.database_url or bench_database_url(), args.posts, args.days, args.seed))
+    print(
+        f"{args.posts} posts over {args.days:g} days in {seconds:.1f} s ({args.posts / seconds:,.0f} posts/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
