@@ -185,8 +185,10 @@ class Hub:
                 task.cancel()
             await asyncio.gather(sender, listener, dropped, return_exceptions=True)
             if client.dropped.is_set() and socket.application_state == WebSocketState.CONNECTED:
+                # Bounded: a client that reads nothing may never take even the close frame.
                 with contextlib.suppress(Exception):
-                    await socket.close(code=1013, reason="too slow: events were waiting")
+                    async with asyncio.timeout(5):
+                        await socket.close(code=1013, reason="too slow: events were waiting")
 
 
 async def _until_closed(socket: WebSocket) -> None:
