@@ -42,9 +42,8 @@ from services.common.timestamps import UtcDatetime, utcnow
 T = TypeVar("T")
 log = logging.getLogger("backend")
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
-EXACT_TOTAL_UP_TO = (
-    10_000  # /api/posts counts matches exactly up to this many, then gives the planner's estimate
-)
+# /api/posts counts matches exactly up to this many, then gives the planner's estimate.
+EXACT_TOTAL_UP_TO = 10_000
 Timestamp = UtcDatetime  # a query parameter: ISO 8601 with an offset, held in UTC
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 
