@@ -22,9 +22,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from services.common.db.models import SentimentAlert, SentimentAnalysis, SocialMediaPost
+from services.backend.aggregation import SentimentAggregator
+from services.common.db.models import SentimentAlert
 from services.common.events import AlertData, AlertEvent, encode_event
-from services.common.labels import Sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.common.timestamps import utcnow
@@ -68,6 +68,7 @@ class AlertService:
     def __init__(self, settings: Settings, engine: AsyncEngine, redis: aioredis.Redis) -> None:
         self.settings, self.engine, self.redis = settings, engine, redis
         self.rule = Rule.from_settings(settings)
+        self.aggregator = SentimentAggregator(engine)
         self.names = RedisNames(settings.redis_key_prefix)
 
     async def run(self) -> None:
@@ -104,15 +105,7 @@ class AlertService:
 
     async def _check(self, conn: AsyncConnection, now: datetime) -> AlertData | None:
         rule, start = self.rule, now - self.rule.window
-        rows = await conn.execute(
-            select(SentimentAnalysis.sentiment_label, func.count())
-            .select_from(SocialMediaPost)
-            .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
-            .where(SocialMediaPost.created_at >= start, SocialMediaPost.created_at <= now)
-            .group_by(SentimentAnalysis.sentiment_label)
-        )
-        counts = {s.value: 0 for s in Sentiment}
-        counts.update({str(label): int(n) for label, n in rows})
+        counts = await self.aggregator.sentiment_counts(start, now, None)
         total = sum(counts.values())
         ratio = negative_ratio(counts["positive"], counts["negative"])
         if total < rule.min_posts or ratio <= rule.threshold:
