@@ -1,21 +1,36 @@
 """SentimentAggregator: sentiment and emotion counts by time bucket and over a window, in SQL.
 
 Buckets are the post's ``created_at`` truncated in UTC; buckets without posts are filled in with zeros.
+Every count is exact and cheap on a large table: a time range is cut into whole hours and whole minutes,
+read from the rollup that PostgreSQL keeps (``sentiment_rollup``), and the partial minutes at its ends,
+counted from the posts themselves; all in one statement, so one snapshot.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import Select, String, cast, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import SentimentAnalysis, SentimentRollup, SocialMediaPost, UtcTime
 from services.common.labels import Emotion, Sentiment
 
 Period = Literal["minute", "hour", "day"]
 STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_BUCKETS = 1500
+Grain = Literal["minute", "hour"]
+# The rollup grains a period can be read from, coarsest first (an hour cannot be cut into minutes).
+GRAINS: dict[Period | None, tuple[Grain, ...]] = {
+    "minute": ("minute",),
+    "hour": ("hour", "minute"),
+    "day": ("hour", "minute"),
+    None: ("hour", "minute"),
+}
+# Bounds for an open range: earlier and later than any post.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+TICK = timedelta(microseconds=1)  # PostgreSQL's resolution: created_at <= end is created_at < end + TICK
 
 
 class TooManyBuckets(ValueError):
@@ -28,6 +43,27 @@ def floor(moment: datetime, period: Period) -> datetime:
     if period == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def ceil(moment: datetime, grain: Grain) -> datetime:
+    down = floor(moment, grain)
+    return down if down == moment else down + STEP[grain]
+
+
+def pieces(
+    start: datetime, stop: datetime, grains: tuple[Grain, ...]
+) -> list[tuple[Grain | None, datetime, datetime]]:
+    """[start, stop) as whole buckets of the coarsest grain that fits, then finer ones at each end, and the
+    rest (grain None) to count from the posts: (grain, from, to) for each piece, none empty."""
+    if start >= stop:
+        return []
+    if not grains:
+        return [(None, start, stop)]
+    grain, finer = grains[0], grains[1:]
+    first, last = ceil(start, grain), floor(stop, grain)
+    if first >= last:
+        return pieces(start, stop, finer)
+    return [*pieces(start, first, finer), (grain, first, last), *pieces(last, stop, finer)]
 
 
 def buckets(start: datetime, end: datetime, period: Period) -> list[datetime]:
@@ -56,53 +92,88 @@ def percentages(counts: dict[str, int]) -> dict[str, float]:
     return {label: units / 100 for label, units in floors.items()}
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What to count: posts created from ``start`` to ``end`` (inclusive), of a source, a sentiment, an
+    emotion; None is any. An unknown label matches nothing."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    source: str | None = None
+    sentiment: str | None = None
+    emotion: str | None = None
+
+
+Rows = list[tuple[datetime | None, str, int, float]]
+
+
 @dataclass
 class SentimentAggregator:
     engine: AsyncEngine
 
-    def _where(self, start: datetime, end: datetime, source: str | None) -> list[ColumnElement[bool]]:
-        where = [SocialMediaPost.created_at >= start, SocialMediaPost.created_at <= end]
-        if source:
-            where.append(SocialMediaPost.source == source)
-        return where
+    @staticmethod
+    def _piece(
+        grain: Grain | None, lo: datetime, hi: datetime, by: str, period: Period | None, f: Filters
+    ) -> Select[Any]:
+        """(bucket, label, posts, confidence sum) per bucket and label, for posts created in [lo, hi)."""
+        if grain:
+            table: Any = SentimentRollup
+            when, source = SentimentRollup.bucket, SentimentRollup.source
+            posts, confidence = func.sum(SentimentRollup.posts), func.sum(SentimentRollup.confidence_sum)
+            where = [SentimentRollup.grain == grain]
+        else:
+            table = SentimentAnalysis
+            when, source = SocialMediaPost.created_at, SocialMediaPost.source
+            posts, confidence = func.count(), func.sum(SentimentAnalysis.confidence_score)
+            where = []
+        label = getattr(table, by)
+        where += [when >= lo, when < hi]
+        if f.source is not None:
+            where.append(source == f.source)
+        for column, value in (("sentiment_label", f.sentiment), ("emotion", f.emotion)):
+            if value is not None:  # compared as text: an unknown label is no error, it matches nothing
+                where.append(cast(getattr(table, column), String) == value)
+        bucket = func.date_trunc(period, when, "UTC") if period else cast(None, UtcTime)
+        query = select(bucket, cast(label, String), posts, confidence)
+        if not grain:
+            query = query.select_from(SocialMediaPost).join(
+                SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id
+            )
+        return query.where(*where).group_by(bucket, label)
 
-    async def _counts(
-        self,
-        label: Any,
-        start: datetime,
-        end: datetime,
-        source: str | None,
-        period: Period | None,
-    ) -> list[tuple[datetime | None, str, int, float]]:
-        """(bucket or None, label, posts, sum of confidence) for each bucket and label with posts."""
-        bucket = (
-            func.date_trunc(period, func.timezone("UTC", SocialMediaPost.created_at))
-            if period
-            else literal(None)
-        )
-        query = (
-            select(bucket, label, func.count(), func.sum(SentimentAnalysis.confidence_score))
-            .select_from(SocialMediaPost)
-            .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
-            .where(*self._where(start, end, source))
-            .group_by(bucket, label)
-        )
+    async def _counts(self, by: str, f: Filters, period: Period | None) -> Rows:
+        """(bucket or None, label of column ``by``, posts, sum of confidence) for each bucket and label
+        with posts."""
+        start, stop = f.start or EARLIEST, (f.end + TICK) if f.end else LATEST
+        parts = [
+            self._piece(grain, lo, hi, by, period, f) for grain, lo, hi in pieces(start, stop, GRAINS[period])
+        ]
+        if not parts:
+            return []
         async with self.engine.connect() as conn:
-            rows: Any = await conn.execute(query)
-        return [(b, str(name), int(n), float(total or 0)) for b, name, n, total in rows]
+            rows: Any = await conn.execute(union_all(*parts) if len(parts) > 1 else parts[0])
+        summed: dict[tuple[datetime | None, str], tuple[int, float]] = {}
+        for bucket, label, n, total in rows:
+            key = (bucket.astimezone(UTC) if bucket else None, label)
+            had_n, had_total = summed.get(key, (0, 0.0))
+            summed[key] = (had_n + int(n), had_total + float(total or 0))
+        return [(bucket, label, n, total) for (bucket, label), (n, total) in summed.items() if n]
+
+    async def total(self, f: Filters) -> int:
+        """How many analysed posts match ``f``, exactly."""
+        return sum(n for _, _, n, _ in await self._counts("sentiment_label", f, None))
 
     async def sentiment_over_time(
         self, start: datetime, end: datetime, period: Period, source: str | None
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
-        found = await self._counts(SentimentAnalysis.sentiment_label, start, end, source, period)
+        found = await self._counts("sentiment_label", Filters(start, end, source), period)
         counts: dict[datetime, dict[str, int]] = {slot: {} for slot in slots}
         confidence: dict[datetime, float] = dict.fromkeys(slots, 0.0)
         for bucket, label, n, total in found:
             assert bucket is not None
-            slot = bucket.replace(tzinfo=UTC)
-            counts[slot][label] = n
-            confidence[slot] += total
+            counts[bucket][label] = n
+            confidence[bucket] += total
         data = []
         for slot in slots:
             c = {s.value: counts[slot].get(s.value, 0) for s in Sentiment}
@@ -122,9 +193,9 @@ class SentimentAggregator:
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
         counts: dict[datetime, dict[str, int]] = {slot: {e.value: 0 for e in Emotion} for slot in slots}
-        for bucket, label, n, _ in await self._counts(SentimentAnalysis.emotion, start, end, source, period):
+        for bucket, label, n, _ in await self._counts("emotion", Filters(start, end, source), period):
             assert bucket is not None
-            counts[bucket.replace(tzinfo=UTC)][label] = n
+            counts[bucket][label] = n
         return [
             {"timestamp": slot, "counts": counts[slot], "total": sum(counts[slot].values())} for slot in slots
         ]
@@ -132,16 +203,14 @@ class SentimentAggregator:
     async def sentiment_counts(self, start: datetime, end: datetime, source: str | None) -> dict[str, int]:
         """Posts of each sentiment created from ``start`` to ``end``, every label present."""
         sentiments = {s.value: 0 for s in Sentiment}
-        for _, label, n, _ in await self._counts(SentimentAnalysis.sentiment_label, start, end, source, None):
+        for _, label, n, _ in await self._counts("sentiment_label", Filters(start, end, source), None):
             sentiments[label] = n
         return sentiments
 
     async def distribution(self, start: datetime, end: datetime, source: str | None) -> dict[str, Any]:
         sentiments = await self.sentiment_counts(start, end, source)
         emotions = {
-            label: n
-            for _, label, n, _ in await self._counts(SentimentAnalysis.emotion, start, end, source, None)
-            if n
+            label: n for _, label, n, _ in await self._counts("emotion", Filters(start, end, source), None)
         }
         total = sum(sentiments.values())
         return {

@@ -17,10 +17,10 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.backend.aggregation import Period, TooManyBuckets
+from services.backend.aggregation import Filters, Period, TooManyBuckets
 from services.backend.deps import Backend, api_key, backend
 from services.backend.schemas import (
     Aggregate,
@@ -42,8 +42,6 @@ from services.common.timestamps import UtcDatetime, utcnow
 T = TypeVar("T")
 log = logging.getLogger("backend")
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
-# /api/posts counts matches exactly up to this many, then gives the planner's estimate.
-EXACT_TOTAL_UP_TO = 10_000
 Timestamp = UtcDatetime  # a query parameter: ISO 8601 with an offset, held in UTC
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 
@@ -70,17 +68,12 @@ async def _count(engine: AsyncEngine, table: str) -> int:
         return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608 - a known name
 
 
-async def _stats(engine: AsyncEngine) -> Stats:
-    async with engine.connect() as conn:
-        recent = await conn.scalar(
-            select(func.count())
-            .select_from(SocialMediaPost)
-            .where(SocialMediaPost.created_at >= utcnow() - timedelta(hours=1))
-        )
+async def _stats(b: Backend) -> Stats:
+    engine = b.engine
     return Stats(
         total_posts=await _count(engine, SocialMediaPost.__tablename__),
         total_analyses=await _count(engine, SentimentAnalysis.__tablename__),
-        recent_posts_1h=int(recent or 0),
+        recent_posts_1h=await b.aggregator.total(Filters(start=utcnow() - timedelta(hours=1))),
     )
 
 
@@ -115,22 +108,6 @@ def in_order(start: datetime | None, end: datetime | None) -> None:
     """A 422 naming start_date when it is after end_date."""
     if start and end and start > end:
         raise HTTPException(422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}])
-
-
-async def _total(conn: AsyncConnection, matching: Select[Any]) -> tuple[int, bool]:
-    """How many rows ``matching`` finds: exact up to EXACT_TOTAL_UP_TO, past it the planner's estimate (and
-    False), so a page of a million-row table never counts the million."""
-    capped = await conn.scalar(
-        select(func.count()).select_from(matching.limit(EXACT_TOTAL_UP_TO + 1).subquery())
-    )
-    if capped is not None and capped <= EXACT_TOTAL_UP_TO:
-        return int(capped), True
-    # Literal values: EXPLAIN takes no parameters. Every value here is a validated date or a short string,
-    # quoted by SQLAlchemy's PostgreSQL dialect.
-    sql = matching.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    plan = await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}")
-    estimate = int(plan.scalar_one()[0]["Plan"]["Plan Rows"])
-    return max(estimate, EXACT_TOTAL_UP_TO + 1), False
 
 
 async def cached(b: Backend, request: Request, build: Callable[[], Awaitable[BaseModel]]) -> Response:
@@ -168,7 +145,7 @@ async def health(b: Annotated[Backend, Depends(backend)]) -> JSONResponse:
     database, redis_up, triton = await asyncio.gather(
         _up(_database_up(b.engine)), _up(b.redis.ping()), _up(b.triton.healthy())
     )
-    stats = await _stats(b.engine) if database else None
+    stats = await _stats(b) if database else None
     status = "unhealthy" if not database else "healthy" if redis_up and triton else "degraded"
     body = Health(
         status=status,
@@ -216,12 +193,8 @@ async def posts(
         where.append(SocialMediaPost.created_at >= start_date)
     if end_date:
         where.append(SocialMediaPost.created_at <= end_date)
-    analysed = SentimentAnalysis.post_id == SocialMediaPost.post_id
+    total = await b.aggregator.total(Filters(start_date, end_date, source, sentiment, emotion))
     async with b.engine.connect() as conn:
-        matching = (
-            select(literal(1)).select_from(SocialMediaPost).join(SentimentAnalysis, analysed).where(*where)
-        )
-        total, exact = await _total(conn, matching)
         page = where.copy()
         if before:
             anchor = (
@@ -255,7 +228,7 @@ async def posts(
                 SentimentAnalysis.emotion,
                 SentimentAnalysis.model_name,
             )
-            .join(SentimentAnalysis, analysed)
+            .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
             .where(*page)
             .order_by(SocialMediaPost.created_at.desc(), SocialMediaPost.id.desc())
             .limit(limit)
@@ -285,7 +258,7 @@ async def posts(
         "end_date": end_date,
         "before": before,
     }
-    return Posts(posts=found, total=total, total_exact=exact, limit=limit, offset=offset, filters=filters)
+    return Posts(posts=found, total=total, limit=limit, offset=offset, filters=filters)
 
 
 @router.get("/api/sentiment/aggregate", response_model=Aggregate)

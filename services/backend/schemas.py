@@ -46,8 +46,7 @@ class Post(BaseModel):
 
 class Posts(BaseModel):
     posts: list[Post]
-    total: int = Field(description="Posts matching the filters: exact up to 10,000, an estimate past it")
-    total_exact: bool = Field(description="False when total is PostgreSQL's estimate")
+    total: int = Field(description="Posts matching the filters (exact, counted from the rollup)")
     limit: int
     offset: int
     filters: dict[str, Any]

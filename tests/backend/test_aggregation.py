@@ -1,13 +1,17 @@
 """The aggregation endpoints on the real PostgreSQL: buckets of created_at in UTC, empty ones filled in,
 shares that sum to 100, and 422s for ranges and periods that cannot be served."""
 
+import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.backend.aggregation import percentages
+from services.backend.aggregation import Filters, SentimentAggregator, buckets, floor, percentages, pieces
+from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import format_utc
 from tests.backend.conftest import LABELS, NOW
 
@@ -123,3 +127,94 @@ async def test_a_range_or_period_that_cannot_be_served_is_a_422_naming_it(
     response = await api.get(path, params=params)
     assert response.status_code == 422, response.text
     assert named in [error["loc"][-1] for error in response.json()["detail"]]
+
+
+def test_a_range_is_cut_into_whole_hours_whole_minutes_and_the_rest() -> None:
+    start = datetime(2026, 11, 28, 9, 58, 30, tzinfo=UTC)
+    stop = datetime(2026, 11, 28, 12, 1, 15, tzinfo=UTC)
+    cut = pieces(start, stop, ("hour", "minute"))
+    assert cut == [
+        (None, start, start.replace(minute=59, second=0)),
+        ("minute", start.replace(minute=59, second=0), start.replace(hour=10, minute=0, second=0)),
+        ("hour", start.replace(hour=10, minute=0, second=0), stop.replace(minute=0, second=0)),
+        ("minute", stop.replace(minute=0, second=0), stop.replace(second=0)),
+        (None, stop.replace(second=0), stop),
+    ]
+    for _ in range(200):  # any range: covered exactly, in order, each piece whole buckets of its grain
+        rng = random.Random(_)
+        lo = start + timedelta(seconds=rng.choice([0, 30, 60, 3600, rng.uniform(0, 20_000)]))
+        hi = lo + timedelta(seconds=rng.choice([0, 1, 60, 3600, rng.uniform(0, 20_000)]))
+        cut = pieces(lo, hi, ("hour", "minute"))
+        assert all(a < b for _, a, b in cut)
+        assert [a for _, a, _ in cut[1:]] == [b for _, _, b in cut[:-1]]
+        assert (cut[0][1], cut[-1][2]) == (lo, hi) if cut else lo == hi
+        for grain, a, b in cut:
+            if grain:
+                assert floor(a, grain) == a
+                assert floor(b, grain) == b
+
+
+async def test_every_answer_matches_counting_the_posts_one_by_one(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    """Random posts over three hours (many on a minute or hour boundary), random ranges (many ending on a
+    boundary): the rollup-backed answers equal a count over the posts themselves."""
+    rng = random.Random(7)
+    base = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
+    made = []
+    for i in range(400):
+        offset = rng.choice([0, 60, 120, 3600, 3660, rng.uniform(0, 3 * 3600)])
+        made.append(
+            (
+                f"agg-{i}",
+                base + timedelta(seconds=offset),
+                rng.choice(["twitter", "reddit"]),
+                rng.choice(list(Sentiment)),
+                rng.choice(list(Emotion)),
+                round(rng.random(), 4),
+            )
+        )
+    session.add_all(
+        SocialMediaPost(post_id=p, source=s, content="text", author="a", created_at=c) for p, c, s, *_ in made
+    )
+    await session.flush()
+    session.add_all(
+        SentimentAnalysis(post_id=p, model_name="m", sentiment_label=s, emotion=e, confidence_score=x)
+        for p, _, _, s, e, x in made
+    )
+    await session.commit()
+    aggregator = SentimentAggregator(engine)
+
+    def edge() -> datetime:
+        return base + timedelta(seconds=rng.choice([0, 60, 3600, 3600.5, rng.uniform(-600, 4 * 3600)]))
+
+    for _ in range(25):
+        start, end = sorted([edge(), edge()])
+        source = rng.choice([None, "twitter"])
+        inside = [m for m in made if start <= m[1] <= end and source in (None, m[2])]
+        for period in ("minute", "hour", "day"):
+            if len(buckets(start, end, period)) > 300:
+                continue
+            data = await aggregator.sentiment_over_time(start, end, period, source)
+            want = Counter((floor(m[1], period), str(m[3])) for m in inside)
+            got = Counter({(d["timestamp"], s.value): d[f"{s}_count"] for d in data for s in Sentiment})
+            assert +got == want, (start, end, period, source)
+            confidence = {d["timestamp"]: d["average_confidence"] * d["total_count"] for d in data}
+            for slot in {floor(m[1], period) for m in inside}:
+                mine = [m[5] for m in inside if floor(m[1], period) == slot]
+                assert confidence[slot] == pytest.approx(sum(mine), abs=1e-3 * len(mine))
+            emotions = await aggregator.emotions_over_time(start, end, period, source)
+            want = Counter((floor(m[1], period), str(m[4])) for m in inside)
+            assert (
+                +Counter({(d["timestamp"], e): n for d in emotions for e, n in d["counts"].items()}) == want
+            )
+        found = await aggregator.distribution(start, end, source)
+        assert found["distribution"] == {s.value: sum(m[3] == s for m in inside) for s in Sentiment}
+        assert found["top_emotions"] == +Counter(str(m[4]) for m in inside)
+        sentiment = rng.choice([None, *Sentiment])
+        emotion = rng.choice([None, *Emotion])
+        assert await aggregator.total(Filters(start, end, source, sentiment, emotion)) == sum(
+            1 for m in inside if sentiment in (None, m[3]) and emotion in (None, m[4])
+        )
+    assert await aggregator.total(Filters()) == len(made)
+    assert await aggregator.total(Filters(sentiment="ecstatic")) == 0

@@ -8,7 +8,6 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.backend import routes
 from services.common.db.models import SocialMediaPost
 from services.common.labels import Sentiment
 from services.common.names import RedisNames
@@ -125,18 +124,6 @@ async def test_a_bad_parameter_gets_a_422_that_names_it(
     response = await api.get("/api/posts", params=params)
     assert response.status_code == 422, response.text
     assert named in [error["loc"][-1] for error in response.json()["detail"]]
-
-
-async def test_past_the_exact_limit_the_total_is_the_planners_estimate(
-    api: httpx.AsyncClient, posts: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    exact = (await api.get("/api/posts", params={"source": "twitter"})).json()
-    assert (exact["total"], exact["total_exact"]) == (10, True)
-    monkeypatch.setattr(routes, "EXACT_TOTAL_UP_TO", 5)
-    estimated = (await api.get("/api/posts", params={"source": "twitter", "limit": 3})).json()
-    assert estimated["total_exact"] is False
-    assert estimated["total"] >= 6  # never below what was counted
-    assert len(estimated["posts"]) == 3
 
 
 async def test_aggregations_are_cached_for_the_ttl_by_path_and_query(

@@ -1,4 +1,5 @@
-"""The three tables of ARCHITECTURE.md's data model, with the original specification's column names."""
+"""The three tables of ARCHITECTURE.md's data model, with the original specification's column names, and the
+rollup that the aggregations read."""
 
 from datetime import datetime
 from typing import Any
@@ -97,3 +98,24 @@ class SentimentAlert(Base):
     post_count: Mapped[int] = mapped_column(Integer)
     triggered_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now(), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+class SentimentRollup(Base):
+    """Analysed posts counted by ``grain`` ('minute' or 'hour') bucket of the post's ``created_at`` (UTC),
+    source, sentiment and emotion, with the sum of their confidences.
+
+    Kept by PostgreSQL itself, in the transaction that writes the posts (triggers of migration 0002): an
+    analysis inserted adds to its buckets, a post deleted takes its analysis out, a TRUNCATE empties it. So
+    whole buckets can be read here instead of counting the posts, and the answer stays exact.
+    """
+
+    __tablename__ = "sentiment_rollup"
+    __table_args__ = (CheckConstraint("grain IN ('minute', 'hour')", name="grain"),)
+
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UtcTime, primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS), primary_key=True)
+    sentiment_label: Mapped[Sentiment] = mapped_column(_label(Sentiment, "sentiment_label"), primary_key=True)
+    emotion: Mapped[Emotion] = mapped_column(_label(Emotion, "emotion"), primary_key=True)
+    posts: Mapped[int] = mapped_column(BigInteger)
+    confidence_sum: Mapped[float] = mapped_column(Float)

@@ -12,7 +12,7 @@ from services.common.db.engine import create_engine
 from services.common.db.migrate import alembic_config, downgrade, drop_database, upgrade, wait_for_database
 from services.common.settings import Settings
 
-TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts"}
+TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts", "sentiment_rollup"}
 
 
 @pytest.fixture

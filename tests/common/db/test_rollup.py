@@ -1,0 +1,178 @@
+"""The rollup PostgreSQL keeps (migration 0002): after every kind of write it holds exactly what a GROUP BY
+over the posts and their analyses gives."""
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.common.db.engine import create_engine
+from services.common.db.migrate import drop_database, upgrade, wait_for_database
+from services.common.db.models import SentimentAnalysis, SentimentRollup, SocialMediaPost
+from services.common.labels import Emotion, Sentiment
+from services.common.settings import Settings
+
+START = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
+Key = tuple[str, datetime, str, str, str]
+
+
+def truncate(moment: datetime, grain: str) -> datetime:
+    moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
+    return moment.replace(minute=0) if grain == "hour" else moment
+
+
+async def add(session: AsyncSession, count: int, seed: int, prefix: str) -> None:
+    """``count`` analysed posts at random times over 3 hours (some on the minute), in batches, as the
+    worker writes them."""
+    rng = random.Random(seed)
+    for first in range(0, count, 25):
+        ids = [f"{prefix}-{i}" for i in range(first, min(first + 25, count))]
+        session.add_all(
+            SocialMediaPost(
+                post_id=post_id,
+                source=rng.choice(["twitter", "reddit"]),
+                content="text",
+                author="someone",
+                created_at=START + timedelta(seconds=rng.choice([0, 60, rng.uniform(0, 3 * 3600)])),
+            )
+            for post_id in ids
+        )
+        await session.flush()
+        session.add_all(
+            SentimentAnalysis(
+                post_id=post_id,
+                model_name="minilm-bundle@2",
+                sentiment_label=rng.choice(list(Sentiment)),
+                confidence_score=round(rng.random(), 4),
+                emotion=rng.choice(list(Emotion)),
+            )
+            for post_id in ids
+        )
+        await session.commit()
+
+
+async def expected(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]:
+    posts: Counter[Key] = Counter()
+    confidence: dict[Key, float] = {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                SocialMediaPost.created_at,
+                SocialMediaPost.source,
+                SentimentAnalysis.sentiment_label,
+                SentimentAnalysis.emotion,
+                SentimentAnalysis.confidence_score,
+            ).join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
+        )
+        for created, source, sentiment, emotion, score in rows:
+            for grain in ("minute", "hour"):
+                key = (grain, truncate(created, grain), source, str(sentiment), str(emotion))
+                posts[key] += 1
+                confidence[key] = confidence.get(key, 0.0) + score
+    return posts, confidence
+
+
+async def rolled_up(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(SentimentRollup).where(SentimentRollup.posts > 0))).all()
+    return (
+        Counter(
+            {(r.grain, r.bucket, r.source, str(r.sentiment_label), str(r.emotion)): r.posts for r in rows}
+        ),
+        {
+            (r.grain, r.bucket, r.source, str(r.sentiment_label), str(r.emotion)): r.confidence_sum
+            for r in rows
+        },
+    )
+
+
+async def assert_rollup_matches(engine: AsyncEngine) -> None:
+    want_posts, want_confidence = await expected(engine)
+    got_posts, got_confidence = await rolled_up(engine)
+    assert got_posts == want_posts
+    assert got_confidence == pytest.approx(want_confidence)
+
+
+async def test_inserts_add_to_both_grains(session: AsyncSession, engine: AsyncEngine) -> None:
+    await add(session, 200, seed=1, prefix="a")
+    await assert_rollup_matches(engine)
+    async with engine.connect() as conn:
+        grains = dict(
+            (
+                await conn.execute(
+                    select(SentimentRollup.grain, func.sum(SentimentRollup.posts)).group_by(
+                        SentimentRollup.grain
+                    )
+                )
+            ).all()
+        )
+    assert grains == {"minute": 200, "hour": 200}
+
+
+async def test_a_redelivered_post_is_not_counted_twice(session: AsyncSession, engine: AsyncEngine) -> None:
+    await add(session, 30, seed=2, prefix="b")
+    async with engine.begin() as conn:  # what the worker runs for a batch it has already stored
+        await conn.execute(
+            text(
+                "INSERT INTO sentiment_analysis (post_id, model_name, sentiment_label, confidence_score, emotion)"
+                " SELECT post_id, 'again', 'negative', 0.5, 'anger' FROM sentiment_analysis"
+                " ON CONFLICT (post_id) DO NOTHING"
+            )
+        )
+    await assert_rollup_matches(engine)
+
+
+async def test_deleting_posts_or_analyses_takes_them_out(session: AsyncSession, engine: AsyncEngine) -> None:
+    await add(session, 150, seed=3, prefix="c")
+    async with engine.begin() as conn:
+        await conn.execute(delete(SocialMediaPost).where(SocialMediaPost.post_id.like("c-1%")))  # cascades
+    await assert_rollup_matches(engine)
+    async with engine.begin() as conn:
+        await conn.execute(delete(SentimentAnalysis).where(SentimentAnalysis.post_id.like("c-2%")))
+    await assert_rollup_matches(engine)
+    async with engine.connect() as conn:
+        left = await conn.scalar(
+            select(func.sum(SentimentRollup.posts)).where(SentimentRollup.grain == "hour")
+        )
+        assert left == await conn.scalar(select(func.count()).select_from(SentimentAnalysis))
+
+
+async def test_a_truncate_empties_it(session: AsyncSession, engine: AsyncEngine) -> None:
+    await add(session, 20, seed=4, prefix="d")
+    async with engine.begin() as conn:
+        await conn.execute(text("TRUNCATE social_media_posts CASCADE"))
+        assert await conn.scalar(select(func.count()).select_from(SentimentRollup)) == 0
+
+
+@pytest.fixture
+def scratch_url(settings: Settings) -> Iterator[str]:
+    url = make_url(settings.database_url)
+    scratch = url.set(database=f"{url.database}_rollup").render_as_string(hide_password=False)
+    yield scratch
+    asyncio.run(drop_database(scratch))
+
+
+def test_the_migration_fills_it_from_the_posts_already_there(scratch_url: str) -> None:
+    asyncio.run(wait_for_database(scratch_url, timeout_s=10))
+    upgrade(scratch_url, "0001")  # before the rollup
+
+    async def fill() -> None:
+        engine = create_engine(scratch_url)
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            await add(session, 120, seed=5, prefix="e")
+        await engine.dispose()
+
+    async def check() -> None:
+        engine = create_engine(scratch_url)
+        await assert_rollup_matches(engine)
+        await engine.dispose()
+
+    asyncio.run(fill())
+    upgrade(scratch_url)
+    asyncio.run(check())
