@@ -19,6 +19,8 @@ from services.common.labels import Emotion, Sentiment
 Period = Literal["minute", "hour", "day"]
 STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_BUCKETS = 1500
+SENTIMENTS = [s.value for s in Sentiment]
+EMOTIONS = [e.value for e in Emotion]
 Grain = Literal["minute", "hour"]
 # The rollup grains a period can be read from, coarsest first (an hour cannot be cut into minutes).
 GRAINS: dict[Period | None, tuple[Grain, ...]] = {
@@ -27,9 +29,9 @@ GRAINS: dict[Period | None, tuple[Grain, ...]] = {
     "day": ("hour", "minute"),
     None: ("hour", "minute"),
 }
-# Bounds for an open range: earlier and later than any post.
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# Bounds for an open range (Python's own, to the day).
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
 TICK = timedelta(microseconds=1)  # PostgreSQL's resolution: created_at <= end is created_at < end + TICK
 
 
@@ -119,7 +121,8 @@ class SentimentAggregator:
         if grain:
             table: Any = SentimentRollup
             when, source = SentimentRollup.bucket, SentimentRollup.source
-            posts, confidence = func.sum(SentimentRollup.posts), func.sum(SentimentRollup.confidence_sum)
+            posts: Any = func.sum(SentimentRollup.posts)
+            confidence = func.sum(SentimentRollup.confidence_sum)
             where = [SentimentRollup.grain == grain]
         else:
             table = SentimentAnalysis
@@ -133,7 +136,10 @@ class SentimentAggregator:
         for column, value in (("sentiment_label", f.sentiment), ("emotion", f.emotion)):
             if value is not None:  # compared as text: an unknown label is no error, it matches nothing
                 where.append(cast(getattr(table, column), String) == value)
-        bucket = func.date_trunc(period, when, "UTC") if period else cast(None, UtcTime)
+        if not period:
+            bucket: Any = cast(None, UtcTime)
+        else:  # a rollup bucket of the period's own grain is its bucket already
+            bucket = when if grain == period else func.date_trunc(period, when, "UTC")
         query = select(bucket, cast(label, String), posts, confidence)
         if not grain:
             query = query.select_from(SocialMediaPost).join(
@@ -144,7 +150,7 @@ class SentimentAggregator:
     async def _counts(self, by: str, f: Filters, period: Period | None) -> Rows:
         """(bucket or None, label of column ``by``, posts, sum of confidence) for each bucket and label
         with posts."""
-        start, stop = f.start or EARLIEST, (f.end + TICK) if f.end else LATEST
+        start, stop = f.start or EARLIEST, min(f.end, LATEST) + TICK if f.end else LATEST
         parts = [
             self._piece(grain, lo, hi, by, period, f) for grain, lo, hi in pieces(start, stop, GRAINS[period])
         ]
@@ -176,7 +182,7 @@ class SentimentAggregator:
             confidence[bucket] += total
         data = []
         for slot in slots:
-            c = {s.value: counts[slot].get(s.value, 0) for s in Sentiment}
+            c = {label: counts[slot].get(label, 0) for label in SENTIMENTS}
             total = sum(c.values())
             shares = percentages(c)
             data.append(
@@ -192,7 +198,7 @@ class SentimentAggregator:
         self, start: datetime, end: datetime, period: Period, source: str | None
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
-        counts: dict[datetime, dict[str, int]] = {slot: {e.value: 0 for e in Emotion} for slot in slots}
+        counts: dict[datetime, dict[str, int]] = {slot: dict.fromkeys(EMOTIONS, 0) for slot in slots}
         for bucket, label, n, _ in await self._counts("emotion", Filters(start, end, source), period):
             assert bucket is not None
             counts[bucket][label] = n
@@ -202,7 +208,7 @@ class SentimentAggregator:
 
     async def sentiment_counts(self, start: datetime, end: datetime, source: str | None) -> dict[str, int]:
         """Posts of each sentiment created from ``start`` to ``end``, every label present."""
-        sentiments = {s.value: 0 for s in Sentiment}
+        sentiments = dict.fromkeys(SENTIMENTS, 0)
         for _, label, n, _ in await self._counts("sentiment_label", Filters(start, end, source), None):
             sentiments[label] = n
         return sentiments

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.backend.aggregation import Filters, Period, TooManyBuckets
+from services.backend.aggregation import EARLIEST, Filters, Period, TooManyBuckets
 from services.backend.deps import Backend, api_key, backend
 from services.backend.schemas import (
     Aggregate,
@@ -42,6 +42,7 @@ from services.common.timestamps import UtcDatetime, utcnow
 T = TypeVar("T")
 log = logging.getLogger("backend")
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
+DEFAULT_SPAN = timedelta(hours=24)  # of the time series when start_date is not given
 Timestamp = UtcDatetime  # a query parameter: ISO 8601 with an offset, held in UTC
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 
@@ -99,7 +100,7 @@ def time_range(
 ) -> TimeRange:
     """The buckets asked for; by default the last 24 hours (or the 24 before end_date)."""
     end = end_date or utcnow()
-    start = start_date or end - timedelta(hours=24)
+    start = start_date or max(end, EARLIEST + DEFAULT_SPAN) - DEFAULT_SPAN
     in_order(start, end)
     return TimeRange(period, start, end, source)
 

@@ -67,14 +67,17 @@ async def stored(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, St
 
 
 # Compiled once and cached; executed with a list of rows, SQLAlchemy sends them as multi-row INSERTs
-# ("insertmanyvalues"), without compiling a statement per batch.
+# ("insertmanyvalues"), without compiling a statement per batch. That takes a RETURNING: without one, the
+# asyncpg driver runs one INSERT per row, and the rollup's statement trigger would fire once per post.
 _INSERT_POSTS = (
     insert(SocialMediaPost)
     .on_conflict_do_nothing(index_elements=[SocialMediaPost.post_id])
     .returning(SocialMediaPost.post_id)
 )
-_INSERT_ANALYSES = insert(SentimentAnalysis).on_conflict_do_nothing(
-    index_elements=[SentimentAnalysis.post_id]
+_INSERT_ANALYSES = (
+    insert(SentimentAnalysis)
+    .on_conflict_do_nothing(index_elements=[SentimentAnalysis.post_id])
+    .returning(SentimentAnalysis.post_id)
 )
 
 

@@ -218,3 +218,10 @@ async def test_every_answer_matches_counting_the_posts_one_by_one(
         )
     assert await aggregator.total(Filters()) == len(made)
     assert await aggregator.total(Filters(sentiment="ecstatic")) == 0
+
+
+@pytest.mark.parametrize("end_date", ["0001-01-01T00:30:00Z", "9999-12-31T23:59:59.999999Z"])
+async def test_the_ends_of_the_calendar_are_answered_not_a_500(api: httpx.AsyncClient, end_date: str) -> None:
+    for path in ("/api/sentiment/aggregate", "/api/sentiment/emotions", "/api/posts"):
+        response = await api.get(path, params={"end_date": end_date})
+        assert response.status_code == 200, (path, response.text)
