@@ -1,4 +1,4 @@
-# `make run` starts the platform (what exists so far); `make test` installs everything and runs every check.
+# `make run` starts the whole platform; `make test` installs everything and runs every check.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,8 +31,9 @@ system-deps:
 test-deps: system-deps
 	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 
-services:
-	./scripts/ensure-services.sh
+# The machine's PostgreSQL and Redis, started when they are down (and left running).
+services: install
+	$(BIN)/python -m services.launcher services
 
 migrate: install services
 	$(BIN)/python -m services.common.db.migrate
@@ -47,11 +48,12 @@ model: $(MODEL)
 triton: system-deps model
 	$(BIN)/python -m services.common.inference.embedded --repository model_repository --log-file tritonserver.log
 
-# Everything in the Procfile in the foreground until Ctrl-C: Triton, WORKERS workers (their /metrics and
-# /health on 9100, 9101, ...), the synthetic ingester.
+# The whole platform in the foreground until Ctrl-C (services/launcher.py): PostgreSQL and Redis (started
+# when down), migrations, the embedded Triton, WORKERS workers (/metrics and /health on 9100, 9101, ...),
+# the API on 8000, the synthetic ingester; a log per service in logs/.
 WORKERS ?= 2
-run: migrate model system-deps
-	$(BIN)/honcho start --port 9000 --concurrency worker=$(WORKERS)
+run: install model system-deps
+	$(BIN)/python -m services.launcher --workers $(WORKERS)
 
 lint: install
 	$(BIN)/ruff check .
