@@ -1,27 +1,14 @@
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
 
 from services.common.db.engine import create_engine
-from services.common.db.migrate import alembic_config, downgrade, drop_database, upgrade, wait_for_database
-from services.common.settings import Settings
+from services.common.db.migrate import alembic_config, downgrade, upgrade, wait_for_database
 
 TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts", "sentiment_rollup"}
-
-
-@pytest.fixture
-def scratch_url(settings: Settings) -> Iterator[str]:
-    """A database name of its own that does not exist yet; dropped after the test."""
-    url = make_url(settings.database_url)
-    scratch = url.set(database=f"{url.database}_scratch").render_as_string(hide_password=False)
-    yield scratch
-    asyncio.run(drop_database(scratch))
 
 
 def schema(database_url: str) -> dict[str, object]:

@@ -4,19 +4,16 @@ over the posts and their analyses gives."""
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.db.engine import create_engine
-from services.common.db.migrate import drop_database, upgrade, wait_for_database
+from services.common.db.migrate import upgrade, wait_for_database
 from services.common.db.models import SentimentAnalysis, SentimentRollup, SocialMediaPost
 from services.common.labels import Emotion, Sentiment
-from services.common.settings import Settings
 
 START = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
 Key = tuple[str, datetime, str, str, str]
@@ -148,14 +145,6 @@ async def test_a_truncate_empties_it(session: AsyncSession, engine: AsyncEngine)
     async with engine.begin() as conn:
         await conn.execute(text("TRUNCATE social_media_posts CASCADE"))
         assert await conn.scalar(select(func.count()).select_from(SentimentRollup)) == 0
-
-
-@pytest.fixture
-def scratch_url(settings: Settings) -> Iterator[str]:
-    url = make_url(settings.database_url)
-    scratch = url.set(database=f"{url.database}_rollup").render_as_string(hide_password=False)
-    yield scratch
-    asyncio.run(drop_database(scratch))
 
 
 def test_the_migration_fills_it_from_the_posts_already_there(scratch_url: str) -> None:
