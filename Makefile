@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL := model_repository/sentiment_emotion/1/manifest.json
 
-.PHONY: install system-deps test-deps services migrate model triton run lint typecheck test bench-inference bench-accuracy bench-pipeline clean
+.PHONY: install system-deps test-deps services migrate model triton run dashboard dashboard-test lint typecheck test bench-inference bench-accuracy bench-pipeline clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,11 @@ system-deps:
 	@ldconfig -p | grep -q 'libpython3\.11\.so\.1\.0' \
 		|| { apt-get update -qq && apt-get install -y -qq libpython3.11 >/dev/null; }
 
-# What only the tests need: docker-compose, to validate the Compose files.
+# What only the tests need: docker-compose, to validate the Compose files, and Chromium, for the dashboard's
+# tests in a real browser.
 test-deps: system-deps
 	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 # The machine's PostgreSQL and Redis, started when they are down (and left running).
 services: install
@@ -52,8 +54,21 @@ triton: system-deps model
 # when down), migrations, the embedded Triton, WORKERS workers (/metrics and /health on 9100, 9101, ...),
 # the API on 8000, the synthetic ingester; a log per service in logs/.
 WORKERS ?= 2
-run: install model system-deps
+run: install model system-deps dashboard
 	$(BIN)/python -m services.launcher --workers $(WORKERS)
+
+# The dashboard (frontend/): its packages as the lock file has them, then the production build, which
+# `make run` serves on 3000; rebuilt when a source changes.
+FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+dashboard: frontend/dist/index.html
+
+# The dashboard's own checks: TypeScript and the Vitest unit tests.
+dashboard-test: frontend/node_modules/.package-lock.json
+	cd frontend && npm run typecheck && npm test
 
 lint: install
 	$(BIN)/ruff check .
@@ -62,7 +77,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install test-deps services model lint typecheck
+test: install test-deps services model lint typecheck dashboard dashboard-test
 	$(BIN)/pytest
 
 # Benchmarks: each prints a table, writes benchmarks/results/<name>.json and its section of RESULTS.md.

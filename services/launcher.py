@@ -2,10 +2,10 @@
 
 In order, each waited on until it answers: PostgreSQL and Redis, the schema (migrations), the embedded Triton
 (gRPC at TRITON_URL), ``--workers`` workers (``/health`` on WORKER_METRICS_PORT, +1, ...), the API
-(BACKEND_PORT) and the synthetic ingester. Each one's output goes to ``<logs>/<name>.log`` and to the
-console, prefixed with its name. Ctrl-C (or SIGTERM) stops them in reverse order, each given time to finish
-(a worker its batches in flight), and stops PostgreSQL and Redis too when this run started them: nothing it
-started is left running. While one runs, a second start on the same data folder says so and exits.
+(BACKEND_PORT), the synthetic ingester and the dashboard (DASHBOARD_PORT, once ``make dashboard`` has built
+it). Each one's output goes to ``<logs>/<name>.log`` and to the console, prefixed with its name. Ctrl-C (or
+SIGTERM) stops them in reverse order, each given time to finish (a worker its batches in flight), and stops
+PostgreSQL and Redis too when this run started them: nothing it started is left running. While one runs, a second start on the same data folder says so and exits.
 
 PostgreSQL and Redis: whatever answers at DATABASE_URL and REDIS_URL is used. When nothing does, the
 machine's own service is started if it is installed and the URL names its usual place (127.0.0.1:5432,
@@ -44,7 +44,16 @@ from services.common.settings import Settings, SettingsError, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = {"127.0.0.1", "localhost", "::1"}
 STOP_TIMEOUT_S = 40.0  # a worker finishing its batches, Triton unloading its models
-STARTUP_TIMEOUT_S = {"postgres": 60.0, "redis": 30.0, "triton": 180.0, "worker": 60.0, "backend": 60.0}
+STARTUP_TIMEOUT_S = {
+    "postgres": 60.0,
+    "redis": 30.0,
+    "triton": 180.0,
+    "worker": 60.0,
+    "backend": 60.0,
+    "dashboard": 60.0,
+}
+FRONTEND = ROOT / "frontend"
+VITE = FRONTEND / "node_modules" / ".bin" / "vite"
 
 
 class StartError(RuntimeError):
@@ -73,6 +82,7 @@ class Service:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     ready: Callable[[], Awaitable[bool]] | None = None
+    cwd: Path = ROOT
     stop_signal: int = signal.SIGTERM
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
@@ -197,7 +207,7 @@ class Platform:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env={**os.environ, **service.env},
-            cwd=ROOT,
+            cwd=service.cwd,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops each in order
         )
         self.running.append(service)
@@ -375,6 +385,7 @@ class Platform:
         self.check_ports(
             {
                 s.backend_port: "the API",
+                **({s.dashboard_port: "the dashboard"} if self.dashboard_built() else {}),
                 triton_port: "Triton's gRPC",
                 triton_port + 1: "Triton's metrics",
                 **{port: "a worker's /metrics" for port in worker_ports},
@@ -432,6 +443,25 @@ class Platform:
             STARTUP_TIMEOUT_S["backend"],
         )
         await self.start(Service("ingester", [python, "-m", "services.ingester"]))
+        if self.dashboard_built():
+            # The built page, with /api and /ws passed on to the API (frontend/vite.config.ts).
+            await self.start(
+                Service(
+                    "dashboard",
+                    [str(VITE), "preview"],
+                    env={
+                        "DASHBOARD_PORT": str(s.dashboard_port),
+                        "BACKEND_URL": f"http://127.0.0.1:{s.backend_port}",
+                    },
+                    cwd=FRONTEND,
+                    ready=http_ok(f"http://127.0.0.1:{s.dashboard_port}/"),
+                ),
+                STARTUP_TIMEOUT_S["dashboard"],
+            )
+
+    @staticmethod
+    def dashboard_built() -> bool:
+        return (FRONTEND / "dist" / "index.html").is_file() and VITE.is_file()
 
     def where(self) -> list[str]:
         s = self.settings
@@ -442,7 +472,9 @@ class Platform:
             f"  WebSocket  ws://127.0.0.1:{s.backend_port}/ws/sentiment",
             f"  Metrics    {api}/metrics"
             + "".join(f", http://127.0.0.1:{s.worker_metrics_port + i}/metrics" for i in range(self.workers)),
-            "  Dashboard  not built yet (the dashboard issue); the API serves everything it will show",
+            f"  Dashboard  http://127.0.0.1:{s.dashboard_port}"
+            if self.dashboard_built()
+            else "  Dashboard  not built (make dashboard builds it; Node.js 20 and npm)",
             f"  Logs       {self.logs}/<name>.log (tritonserver.log: Triton's own)",
             "Ctrl-C stops everything.",
         ]

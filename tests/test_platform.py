@@ -1,6 +1,7 @@
-"""The whole platform as a user starts it (`make run`: `python -m services.launcher`), end to end: a post sent
-through POST /api/ingest arrives on the WebSocket with its labels, is found in /api/posts and counted in the
-aggregate; a second start is refused with a clear message; Ctrl-C stops everything it started.
+"""The whole platform as a user starts it (`make run`: `python -m services.launcher`), end to end, in the
+order of this file (one platform for all): a post sent through POST /api/ingest arrives on the WebSocket with
+its labels, is found in /api/posts and counted in the aggregate; the dashboard works in a real browser
+(frontend/e2e/dashboard.mjs); a second start is refused with a clear message; Ctrl-C stops everything.
 
 PostgreSQL and Redis are private instances here (URLs on ports nothing answers on), so this also covers the
 launcher's way of starting them on a machine without running ones.
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,7 @@ from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "e2e-ingest-token"
+NODE = shutil.which("node") or "node"
 
 
 def free_pair() -> int:
@@ -40,18 +43,49 @@ def free_pair() -> int:
             return port
 
 
-@pytest.fixture
-def folder() -> Iterator[Path]:
-    """Data and logs of the run, readable by the postgres user the launcher runs PostgreSQL as under root."""
-    path = Path(tempfile.mkdtemp(prefix="platform-e2e-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    folder: Path
+    env: dict[str, str]
+    api: str
+    dashboard: str
+    started: list[psutil.Process]
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "launcher.log"
 
 
-def launcher(folder: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+@pytest.fixture(scope="module")
+def platform() -> Iterator[Running]:
+    """The platform started as `make run` starts it, in a folder of its own (readable by the postgres user
+    the launcher runs PostgreSQL as under root); stopped with Ctrl-C at the end if a test has not."""
+    folder = Path(tempfile.mkdtemp(prefix="platform-e2e-"))
+    folder.chmod(0o755)
+    api_port, dashboard_port, triton_port, worker_port = free_port(), free_port(), free_pair(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/sentiment",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "BACKEND_PORT": str(api_port),
+        "DASHBOARD_PORT": str(dashboard_port),
+        "CORS_ORIGINS": f"http://127.0.0.1:{dashboard_port}",
+        "TRITON_URL": f"127.0.0.1:{triton_port}",
+        "WORKER_METRICS_PORT": str(worker_port),
+        "INGEST_TOKEN": TOKEN,
+        "INGEST_RATE": "2",
+        # Alerts quickly, and only for a real burst: a window of one minute needs 60 posts.
+        "ALERT_CHECK_INTERVAL_SECONDS": "2",
+        "ALERT_WINDOW_MINUTES": "1",
+        "ALERT_MIN_POSTS": "60",
+        "ALERT_COOLDOWN_MINUTES": "0",
+        "WS_METRICS_INTERVAL_S": "5",
+        "HF_HUB_OFFLINE": "1",
+    }
+    log = folder / "launcher.log"
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -68,6 +102,22 @@ def launcher(folder: Path, env: dict[str, str], log: Path) -> subprocess.Popen[b
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    try:
+        wait_for_line(process, log, "The platform is up.", timeout_s=300)
+        started = [p for p in psutil.Process(process.pid).children(recursive=True) if p.is_running()]
+        yield Running(
+            process,
+            folder,
+            env,
+            f"http://127.0.0.1:{api_port}",
+            f"http://127.0.0.1:{dashboard_port}",
+            started,
+        )
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for_line(process: subprocess.Popen[bytes], log: Path, text: str, timeout_s: float) -> None:
@@ -96,69 +146,102 @@ async def send_and_follow(api: str, post: dict[str, str]) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_the_platform_from_one_command(folder: Path) -> None:
-    api_port, triton_port, worker_port = free_port(), free_pair(), free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/sentiment",
-        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        "BACKEND_PORT": str(api_port),
-        "TRITON_URL": f"127.0.0.1:{triton_port}",
-        "WORKER_METRICS_PORT": str(worker_port),
-        "INGEST_TOKEN": TOKEN,
-        "INGEST_RATE": "2",
-        "HF_HUB_OFFLINE": "1",
+def test_a_post_goes_from_the_api_to_the_websocket_the_feed_and_the_counts(platform: Running) -> None:
+    assert len(platform.started) >= 7, (
+        platform.started
+    )  # postgres, redis, triton, worker, API, ingester, page
+    now = utcnow()
+    post = {
+        "post_id": f"e2e-{now.timestamp():.0f}",
+        "source": "e2e",
+        "content": "The new update is wonderful, I love how fast everything feels now!",
+        "author": "tester",
+        "created_at": format_utc(now),
     }
-    log = folder / "launcher.log"
-    platform = launcher(folder, env, log)
+    event = asyncio.run(send_and_follow(platform.api, post))
+    assert event["sentiment_label"] in {s.value for s in Sentiment}
+    assert event["emotion"] in {e.value for e in Emotion}
+    assert event["source"] == "e2e"
+
+    found = httpx.get(f"{platform.api}/api/posts", params={"source": "e2e"}, timeout=10).json()
+    assert [p["post_id"] for p in found["posts"]] == [post["post_id"]]
+    assert found["posts"][0]["sentiment"]["label"] == event["sentiment_label"]
+    assert found["total"] == 1
+    counted = httpx.get(
+        f"{platform.api}/api/sentiment/aggregate", params={"source": "e2e", "period": "minute"}, timeout=10
+    ).json()
+    assert counted["summary"]["total_posts"] == 1
+    assert counted["summary"][f"{event['sentiment_label']}_total"] == 1
+    health = httpx.get(f"{platform.api}/api/health", timeout=10).json()
+    assert health["status"] == "healthy", health
+    # The dashboard's server passes /api on to the API: same answer through the page's origin.
+    through_page = httpx.get(f"{platform.dashboard}/api/posts", params={"source": "e2e"}, timeout=10).json()
+    assert through_page["total"] == 1
+
+
+@pytest.mark.slow
+def test_the_dashboard_in_a_real_browser(platform: Running, tmp_path: Path) -> None:
+    """frontend/e2e/dashboard.mjs drives Chromium; when it says so, a negative burst goes through the
+    ingester (the burst scenario), and an alert must appear on the page."""
+    driver = subprocess.Popen(
+        [NODE, "e2e/dashboard.mjs", platform.dashboard, str(tmp_path)],
+        cwd=ROOT / "frontend",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    burst: subprocess.Popen[bytes] | None = None
+    said = []
     try:
-        wait_for_line(platform, log, "The platform is up.", timeout_s=300)
-        started = [p for p in psutil.Process(platform.pid).children(recursive=True) if p.is_running()]
-        assert len(started) >= 6, started  # postgres, redis, triton, a worker, the API, the ingester
-
-        second = subprocess.run(
-            [sys.executable, "-m", "services.launcher", "--data", str(folder / "data")],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert second.returncode == 1
-        assert f"already running from this folder (pid {platform.pid})" in second.stderr
-
-        api = f"http://127.0.0.1:{api_port}"
-        now = utcnow()
-        post = {
-            "post_id": f"e2e-{now.timestamp():.0f}",
-            "source": "e2e",
-            "content": "The new update is wonderful, I love how fast everything feels now!",
-            "author": "tester",
-            "created_at": format_utc(now),
-        }
-        event = asyncio.run(send_and_follow(api, post))
-        assert event["sentiment_label"] in {s.value for s in Sentiment}
-        assert event["emotion"] in {e.value for e in Emotion}
-        assert event["source"] == "e2e"
-
-        found = httpx.get(f"{api}/api/posts", params={"source": "e2e"}, timeout=10).json()
-        assert [p["post_id"] for p in found["posts"]] == [post["post_id"]]
-        assert found["posts"][0]["sentiment"]["label"] == event["sentiment_label"]
-        assert found["total"] == 1
-        counted = httpx.get(
-            f"{api}/api/sentiment/aggregate", params={"source": "e2e", "period": "minute"}, timeout=10
-        ).json()
-        assert counted["summary"]["total_posts"] == 1
-        assert counted["summary"][f"{event['sentiment_label']}_total"] == 1
-        health = httpx.get(f"{api}/api/health", timeout=10).json()
-        assert health["status"] == "healthy", health
+        assert driver.stdout is not None
+        for line in driver.stdout:
+            said.append(line)
+            if line.strip() == "burst now" and burst is None:
+                burst = subprocess.Popen(
+                    [sys.executable, "-m", "services.ingester", "synthetic", "--count", "600"],
+                    cwd=ROOT,
+                    env={**platform.env, "INGEST_SCENARIO": "burst", "INGEST_RATE": "30", "INGEST_SEED": "7"},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+        code = driver.wait(timeout=300)
     finally:
-        platform.send_signal(signal.SIGINT)  # Ctrl-C
-        code = platform.wait(timeout=120)
-    assert code == 0, log.read_text()[-5000:]
-    assert "run       | stopped" in log.read_text()
-    left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        for process in (driver, burst):
+            if process:
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
+        if driver.stdout:
+            driver.stdout.close()
+    assert code == 0, "".join(said)
+    assert burst is not None, "".join(said)
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    docs = ROOT / "docs"  # the screenshots the README shows, refreshed by every run
+    if docs.is_dir():
+        for name in ("dashboard.png", "dashboard-alert.png"):
+            shutil.copyfile(tmp_path / name, docs / name)
+
+
+@pytest.mark.slow
+def test_a_second_start_is_refused_and_ctrl_c_stops_everything(platform: Running) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "services.launcher", "--data", str(platform.folder / "data")],
+        cwd=ROOT,
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert f"already running from this folder (pid {platform.process.pid})" in second.stderr
+
+    platform.process.send_signal(signal.SIGINT)  # Ctrl-C
+    code = platform.process.wait(timeout=120)
+    log = platform.log.read_text()
+    assert code == 0, log[-5000:]
+    assert "run       | stopped" in log
+    left = [p for p in platform.started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert left == [], f"still running after Ctrl-C: {left}"
-    for name in ("backend", "worker-1", "triton", "ingester", "postgres", "redis", "migrate"):
-        assert (folder / "logs" / f"{name}.log").stat().st_size > 0, f"{name} wrote no log"
+    for name in ("backend", "worker-1", "triton", "ingester", "postgres", "redis", "migrate", "dashboard"):
+        assert (platform.folder / "logs" / f"{name}.log").stat().st_size > 0, f"{name} wrote no log"

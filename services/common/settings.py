@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     )
     backend_host: str = Field("127.0.0.1", description="Address the API binds to (0.0.0.0 in a container).")
     backend_port: int = Field(8000, ge=1, le=65_535, description="Port of the API.")
+    dashboard_port: int = Field(
+        3000, ge=1, le=65_535, description="Port of the dashboard (make run; Compose publishes it)."
+    )
     api_key: SecretStr = Field(
         SecretStr(""),
         description="When set, the read endpoints and the WebSocket need it (X-API-Key header or api_key "

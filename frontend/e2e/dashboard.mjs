@@ -1,0 +1,65 @@
+// The dashboard in a real browser (Debian's Chromium, driven by playwright-core), against a running platform.
+//
+//   node e2e/dashboard.mjs http://127.0.0.1:3000 SCREENSHOT_DIR
+//
+// Checks, in order: the page loads with no console errors and goes live; the live feed grows without a
+// reload; the charts hold data; switching the bucket size refetches the series. It then prints "burst now"
+// and waits for an alert to appear (the caller sends a negative burst through the ingester). Screenshots go
+// to SCREENSHOT_DIR. Exits 0 when every check passes, else 1 with the reason.
+import { chromium } from 'playwright-core'
+
+const [url, shots] = process.argv.slice(2)
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const step = (message) => console.log(`dashboard-e2e: ${message}`)
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+})
+const errors = []
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()) })
+  page.on('pageerror', (error) => errors.push(String(error)))
+
+  await page.goto(url)
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 })
+  step('loaded and live')
+
+  const feed = page.getByTestId('feed').locator('li')
+  await feed.first().waitFor({ timeout: 30_000 })
+  const first = await feed.first().locator('p').textContent()
+  await page.waitForFunction(
+    (before) => document.querySelector('[data-testid=feed] li p')?.textContent !== before,
+    first,
+    { timeout: 30_000 },
+  )
+  step(`the feed grew without a reload (${await feed.count()} posts shown)`)
+
+  await page.locator('.recharts-line path.recharts-curve').first().waitFor({ timeout: 30_000 })
+  await page.getByTestId('distribution').waitFor({ timeout: 30_000 })
+  await page.locator('.recharts-area').first().waitFor({ timeout: 30_000 })
+  step('the charts hold data')
+  await page.screenshot({ path: `${shots}/dashboard.png` })
+
+  const refetch = page.waitForRequest((r) => r.url().includes('/api/sentiment/aggregate') && r.url().includes('period=hour'), { timeout: 10_000 })
+  await page.getByRole('button', { name: 'hour', exact: true }).click()
+  await refetch
+  await page.waitForFunction(() => document.querySelector('button[aria-pressed="true"]')?.textContent === 'hour')
+  await page.locator('.recharts-line path.recharts-curve').first().waitFor()
+  step('switching to hours refetched the series')
+
+  console.log('burst now')
+  await page.getByTestId('alert-notice').waitFor({ timeout: 120_000 })
+  await page.getByTestId('alerts').locator('li').first().waitFor()
+  step('the alert appeared')
+  await page.screenshot({ path: `${shots}/dashboard-alert.png` })
+
+  if (errors.length) throw new Error(`console errors: ${errors.join(' | ')}`)
+  step('passed')
+} catch (error) {
+  console.error(`dashboard-e2e: FAILED: ${error.message ?? error}`)
+  process.exitCode = 1
+} finally {
+  await browser.close()
+}

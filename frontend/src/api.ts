@@ -1,0 +1,50 @@
+// The REST API. Its base URL is VITE_API_BASE at build time; empty (the default) is this page's own origin,
+// where `make run` (vite preview) and Compose (nginx) pass /api on to the backend.
+import type { AlertData, ApiPost, Distribution, EmotionBucket, Health, Period, SentimentBucket } from './types'
+import type { Filters, Loaded } from './state'
+
+export const API_BASE: string = import.meta.env.VITE_API_BASE ?? ''
+
+async function get<T>(path: string, params: Record<string, string | number> = {}): Promise<T> {
+  const query = new URLSearchParams(
+    Object.entries(params)
+      .filter(([, v]) => v !== '')
+      .map(([k, v]) => [k, String(v)]),
+  )
+  const response = await fetch(`${API_BASE}${path}${query.size ? `?${query}` : ''}`)
+  if (!response.ok && !(path === '/api/health' && response.status === 503)) {
+    throw new Error(`${path} answered ${response.status}`)
+  }
+  return (await response.json()) as T
+}
+
+export async function loadSeries(
+  period: Period,
+  rangeHours: number,
+): Promise<{ series: SentimentBucket[]; emotions: EmotionBucket[] }> {
+  const end = new Date()
+  const params = { period, start_date: new Date(end.getTime() - rangeHours * 3_600_000).toISOString(), end_date: end.toISOString() }
+  const [series, emotions] = await Promise.all([
+    get<{ data: SentimentBucket[] }>('/api/sentiment/aggregate', params),
+    get<{ data: EmotionBucket[] }>('/api/sentiment/emotions', params),
+  ])
+  return { series: series.data, emotions: emotions.data }
+}
+
+export async function loadPosts(filters: Filters): Promise<ApiPost[]> {
+  const found = await get<{ posts: ApiPost[] }>('/api/posts', { limit: 100, ...filters })
+  return found.posts
+}
+
+export async function loadAll(period: Period, rangeHours: number, filters: Filters): Promise<Loaded> {
+  const [health, series, distribution, posts, alerts] = await Promise.all([
+    get<Health>('/api/health').catch(() => null),
+    loadSeries(period, rangeHours),
+    get<Distribution>('/api/sentiment/distribution', { hours: 24 }),
+    loadPosts(filters),
+    get<{ alerts: AlertData[] }>('/api/alerts', { limit: 20 }),
+  ])
+  return { health, ...series, distribution, posts, alerts: alerts.alerts }
+}
+
+export const loadHealth = (): Promise<Health> => get<Health>('/api/health')

@@ -1,0 +1,54 @@
+import type { Filters } from '../state'
+import { SENTIMENT_STYLE, timeLabel } from '../theme'
+import type { PostData } from '../types'
+import { SENTIMENTS } from '../types'
+
+export function LiveFeed({
+  feed, held, paused, filters, sources, onPause, onFilters,
+}: {
+  feed: PostData[]; held: number; paused: boolean; filters: Filters; sources: string[]
+  onPause: (paused: boolean) => void; onFilters: (filters: Filters) => void
+}) {
+  return (
+    <section className="panel feed" aria-labelledby="feed">
+      <div className="panel-head">
+        <h2 id="feed">Live feed</h2>
+        <div className="controls">
+          <select aria-label="source" value={filters.source} onChange={(e) => onFilters({ ...filters, source: e.target.value })}>
+            <option value="">all sources</option>
+            {sources.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+          <select aria-label="sentiment" value={filters.sentiment}
+            onChange={(e) => onFilters({ ...filters, sentiment: e.target.value as Filters['sentiment'] })}>
+            <option value="">all sentiments</option>
+            {SENTIMENTS.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+          <button onClick={() => onPause(!paused)} aria-pressed={paused}>
+            {paused ? `Resume${held ? ` (${held} new)` : ''}` : 'Pause'}
+          </button>
+        </div>
+      </div>
+      {feed.length ? (
+        <ol className="posts" data-testid="feed">
+          {feed.map((post) => (
+            <li key={post.post_id} className="post">
+              <div className="meta">
+                <span className="source">{post.source}</span>
+                <span className="author">@{post.author}</span>
+                <time dateTime={post.created_at}>{timeLabel(post.created_at)}</time>
+              </div>
+              <p>{post.content}</p>
+              <div className="badges">
+                <span className={`badge sentiment-${post.sentiment_label}`}>
+                  {SENTIMENT_STYLE[post.sentiment_label].symbol} {post.sentiment_label}
+                </span>
+                <span className="badge emotion">{post.emotion}</span>
+                <span className="confidence" title="confidence">{Math.round(post.confidence_score * 100)} %</span>
+              </div>
+            </li>
+          ))}
+        </ol>
+      ) : <p className="empty">{paused ? 'Paused.' : 'Waiting for posts…'}</p>}
+    </section>
+  )
+}

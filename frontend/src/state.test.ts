@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest'
+import type { Action, State } from './state'
+import { ALERTS_CAP, FEED_CAP, bucketOf, initialState, reducer } from './state'
+import type { AlertData, EmotionBucket, LiveEvent, PostData, SentimentBucket } from './types'
+import { EMOTIONS } from './types'
+
+const T0 = Date.parse('2026-11-29T10:00:00Z')
+
+function post(i: number, over: Partial<PostData> = {}): PostData {
+  return {
+    post_id: `p-${i}`,
+    content: `post ${i}`,
+    source: i % 2 ? 'reddit' : 'twitter',
+    author: 'someone',
+    created_at: new Date(T0 + i * 1000).toISOString(),
+    sentiment_label: (['positive', 'negative', 'neutral'] as const)[i % 3],
+    confidence_score: 0.5,
+    emotion: 'joy',
+    model_name: 'm',
+    ...over,
+  }
+}
+
+function alert(id: number): AlertData {
+  return {
+    id, alert_type: 'high_negative_ratio', threshold_value: 2, actual_value: 3, window_start: '2026-11-29T09:55:00Z',
+    window_end: '2026-11-29T10:00:00Z', post_count: 12, triggered_at: '2026-11-29T10:00:00Z', details: { counts: { negative: 9, positive: 3 } },
+  }
+}
+
+const events = (...list: LiveEvent[]): Action => ({ type: 'events', events: list, now: T0 })
+const posts = (...list: PostData[]): Action => events(...list.map((data) => ({ type: 'post', data }) as const))
+
+function minutes(count: number): { series: SentimentBucket[]; emotions: EmotionBucket[] } {
+  const stamps = Array.from({ length: count }, (_, i) => new Date(T0 - (count - 1 - i) * 60_000).toISOString())
+  return {
+    series: stamps.map((timestamp) => ({ timestamp, positive_count: 0, negative_count: 0, neutral_count: 0, total_count: 0, average_confidence: 0 })),
+    emotions: stamps.map((timestamp) => ({ timestamp, counts: Object.fromEntries(EMOTIONS.map((e) => [e, 0])) as EmotionBucket['counts'], total: 0 })),
+  }
+}
+
+describe('a post event', () => {
+  it('prepends the post, newest first', () => {
+    const state = reducer(reducer(initialState, posts(post(1))), posts(post(2), post(3)))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-3', 'p-2', 'p-1'])
+  })
+
+  it('keeps the feed capped', () => {
+    const many = Array.from({ length: FEED_CAP + 30 }, (_, i) => post(i))
+    const state = reducer(initialState, posts(...many))
+    expect(state.feed).toHaveLength(FEED_CAP)
+    expect(state.feed[0].post_id).toBe(`p-${FEED_CAP + 29}`)
+  })
+
+  it('is held while paused and shown on resume', () => {
+    let state = reducer(reducer(initialState, posts(post(1))), { type: 'pause', paused: true })
+    state = reducer(state, posts(post(2)))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-1'])
+    expect(state.held.map((p) => p.post_id)).toEqual(['p-2'])
+    state = reducer(state, { type: 'pause', paused: false })
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-2', 'p-1'])
+    expect(state.held).toEqual([])
+  })
+
+  it('enters the feed only when it matches the filters', () => {
+    const filtered = reducer(initialState, { type: 'filters', filters: { source: 'reddit', sentiment: '' } })
+    const state = reducer(filtered, posts(post(1), post(2)))
+    expect(state.feed.map((p) => p.source)).toEqual(['reddit'])
+  })
+
+  it('is counted into its bucket, and a newer minute moves the window on', () => {
+    let state: State = { ...initialState, period: 'minute', ...minutes(3) }
+    state = reducer(state, posts(post(0), post(1, { emotion: 'anger' })))
+    expect(state.series[2]).toMatchObject({ positive_count: 1, negative_count: 1, total_count: 2, average_confidence: 0.5 })
+    expect(state.emotions[2].counts).toMatchObject({ joy: 1, anger: 1 })
+    state = reducer(state, posts(post(61)))
+    expect(state.series).toHaveLength(3)
+    expect(Date.parse(state.series[2].timestamp)).toBe(bucketOf(post(61).created_at, 'minute'))
+    expect(state.series[2].negative_count).toBe(1)
+    expect(state.series[1].total_count).toBe(2)
+  })
+
+  it('counts towards the posts of the last minute, which forgets older arrivals', () => {
+    let state = reducer(initialState, posts(post(1), post(2)))
+    expect(state.arrivals).toHaveLength(2)
+    state = reducer(state, { type: 'events', events: [], now: T0 + 61_000 })
+    expect(state.arrivals).toHaveLength(0)
+  })
+})
+
+describe('metrics_update', () => {
+  it('replaces the distribution with the last 24 hours, shares summing to 100', () => {
+    const counts = (p: number, n: number, u: number) => ({ positive: p, negative: n, neutral: u, total: p + n + u })
+    const state = reducer(initialState, events({
+      type: 'metrics_update', timestamp: '2026-11-29T10:00:00Z',
+      data: { last_minute: counts(1, 0, 0), last_hour: counts(2, 1, 0), last_24_hours: counts(50, 30, 20) },
+    }))
+    expect(state.distribution?.distribution).toEqual({ positive: 50, negative: 30, neutral: 20 })
+    expect(state.distribution?.total).toBe(100)
+    expect(state.distribution?.percentages).toEqual({ positive: 50, negative: 30, neutral: 20 })
+  })
+})
+
+describe('an alert event', () => {
+  it('adds the alert once and raises a notice until dismissed', () => {
+    let state = reducer(initialState, events({ type: 'alert', data: alert(7) }))
+    state = reducer(state, events({ type: 'alert', data: alert(7) }))
+    expect(state.alerts.map((a) => a.id)).toEqual([7])
+    expect(state.notice?.id).toBe(7)
+    state = reducer(state, { type: 'dismiss' })
+    expect(state.notice).toBeNull()
+  })
+
+  it('keeps the list capped, newest first', () => {
+    let state = initialState
+    for (let i = 0; i < ALERTS_CAP + 5; i++) state = reducer(state, events({ type: 'alert', data: alert(i) }))
+    expect(state.alerts).toHaveLength(ALERTS_CAP)
+    expect(state.alerts[0].id).toBe(ALERTS_CAP + 4)
+  })
+})

@@ -1,0 +1,231 @@
+// The dashboard's state, in one place: a reducer over what the REST API loads and the WebSocket sends.
+import type {
+  AlertData,
+  ApiPost,
+  Distribution,
+  EmotionBucket,
+  Health,
+  LiveEvent,
+  Period,
+  PostData,
+  Sentiment,
+  SentimentBucket,
+} from './types'
+import { EMOTIONS, SENTIMENTS } from './types'
+
+export const FEED_CAP = 100 // posts shown; older ones drop off
+export const ALERTS_CAP = 50
+
+export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline'
+
+export interface Filters {
+  source: string
+  sentiment: '' | Sentiment
+}
+
+export interface State {
+  connection: Connection
+  loading: boolean
+  error: string | null
+  health: Health | null
+  period: Period
+  rangeHours: number
+  series: SentimentBucket[]
+  emotions: EmotionBucket[]
+  distribution: Distribution | null
+  feed: PostData[]
+  held: PostData[] // posts that arrived while the feed was paused
+  paused: boolean
+  filters: Filters
+  alerts: AlertData[]
+  notice: AlertData | null // the newest alert, until dismissed
+  arrivals: number[] // when each post of the last minute arrived (ms), for the throughput
+}
+
+export const initialState: State = {
+  connection: 'connecting',
+  loading: true,
+  error: null,
+  health: null,
+  period: 'minute',
+  rangeHours: 1,
+  series: [],
+  emotions: [],
+  distribution: null,
+  feed: [],
+  held: [],
+  paused: false,
+  filters: { source: '', sentiment: '' },
+  alerts: [],
+  notice: null,
+  arrivals: [],
+}
+
+export interface Loaded {
+  health: Health | null
+  series: SentimentBucket[]
+  emotions: EmotionBucket[]
+  distribution: Distribution
+  posts: ApiPost[]
+  alerts: AlertData[]
+}
+
+export type Action =
+  | { type: 'connection'; connection: Connection }
+  | { type: 'loaded'; data: Loaded }
+  | { type: 'failed'; message: string }
+  | { type: 'loaded_health'; health: Health | null }
+  | { type: 'series'; series: SentimentBucket[]; emotions: EmotionBucket[] }
+  | { type: 'feed'; posts: ApiPost[] }
+  | { type: 'events'; events: LiveEvent[]; now: number }
+  | { type: 'period'; period: Period; rangeHours: number }
+  | { type: 'filters'; filters: Filters }
+  | { type: 'pause'; paused: boolean }
+  | { type: 'dismiss' }
+
+export function fromApi(post: ApiPost): PostData {
+  return {
+    post_id: post.post_id,
+    content: post.content,
+    source: post.source,
+    author: post.author,
+    created_at: post.created_at,
+    sentiment_label: post.sentiment.label,
+    confidence_score: post.sentiment.confidence,
+    emotion: post.sentiment.emotion,
+    model_name: post.sentiment.model_name,
+  }
+}
+
+export function matches(post: PostData, filters: Filters): boolean {
+  return (
+    (!filters.source || post.source === filters.source) &&
+    (!filters.sentiment || post.sentiment_label === filters.sentiment)
+  )
+}
+
+const STEP_MS: Record<Period, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }
+
+/** The start of the bucket holding `moment` (UTC), as the API names buckets. */
+export function bucketOf(moment: string, period: Period): number {
+  const ms = Date.parse(moment)
+  return ms - (((ms % STEP_MS[period]) + STEP_MS[period]) % STEP_MS[period])
+}
+
+/** Live posts counted into the time series (contiguous buckets, as the API gives them); a post in a newer
+ * bucket moves the window on, a post older than the window is left out. */
+function countInto(
+  series: SentimentBucket[],
+  emotions: EmotionBucket[],
+  posts: PostData[],
+  period: Period,
+): [SentimentBucket[], EmotionBucket[]] {
+  if (!posts.length || !series.length || series.length !== emotions.length) return [series, emotions]
+  const step = STEP_MS[period]
+  const s = series.map((b) => ({ ...b }))
+  const e = emotions.map((b) => ({ ...b, counts: { ...b.counts } }))
+  for (const post of posts) {
+    const bucket = bucketOf(post.created_at, period)
+    for (let t = Date.parse(s[s.length - 1].timestamp) + step; t <= bucket; t += step) {
+      const timestamp = new Date(t).toISOString()
+      s.push({ timestamp, positive_count: 0, negative_count: 0, neutral_count: 0, total_count: 0, average_confidence: 0 })
+      e.push({ timestamp, counts: Object.fromEntries(EMOTIONS.map((x) => [x, 0])) as EmotionBucket['counts'], total: 0 })
+      s.shift()
+      e.shift()
+    }
+    const i = (bucket - Date.parse(s[0].timestamp)) / step
+    if (i < 0) continue
+    const b = s[i]
+    b.average_confidence = (b.average_confidence * b.total_count + post.confidence_score) / (b.total_count + 1)
+    b[`${post.sentiment_label}_count`] += 1
+    b.total_count += 1
+    e[i].counts[post.emotion] += 1
+    e[i].total += 1
+  }
+  return [s, e]
+}
+
+function percentages(counts: Record<Sentiment, number>): Record<Sentiment, number> {
+  const total = SENTIMENTS.reduce((sum, s) => sum + counts[s], 0)
+  return Object.fromEntries(
+    SENTIMENTS.map((s) => [s, total ? Math.round((10_000 * counts[s]) / total) / 100 : 0]),
+  ) as Record<Sentiment, number>
+}
+
+export function reducer(state: State, action: Action): State {
+  switch (action.type) {
+    case 'connection':
+      return { ...state, connection: action.connection }
+    case 'loaded': {
+      const { data } = action
+      return {
+        ...state,
+        loading: false,
+        error: null,
+        health: data.health,
+        series: data.series,
+        emotions: data.emotions,
+        distribution: data.distribution,
+        feed: data.posts.map(fromApi).slice(0, FEED_CAP),
+        held: [],
+        alerts: data.alerts.slice(0, ALERTS_CAP),
+      }
+    }
+    case 'failed':
+      return { ...state, loading: false, error: action.message }
+    case 'loaded_health':
+      return { ...state, health: action.health }
+    case 'series':
+      return { ...state, series: action.series, emotions: action.emotions }
+    case 'feed':
+      return { ...state, feed: action.posts.map(fromApi).slice(0, FEED_CAP), held: [] }
+    case 'period':
+      return { ...state, period: action.period, rangeHours: action.rangeHours }
+    case 'filters':
+      return { ...state, filters: action.filters }
+    case 'pause':
+      if (action.paused) return { ...state, paused: true }
+      return { ...state, paused: false, feed: [...state.held, ...state.feed].slice(0, FEED_CAP), held: [] }
+    case 'dismiss':
+      return { ...state, notice: null }
+    case 'events':
+      return applyEvents(state, action.events, action.now)
+  }
+}
+
+function applyEvents(state: State, events: LiveEvent[], now: number): State {
+  const posts: PostData[] = []
+  let { alerts, notice, distribution } = state
+  for (const event of events) {
+    if (event.type === 'post') posts.push(event.data)
+    else if (event.type === 'alert') {
+      if (!alerts.some((a) => a.id === event.data.id)) {
+        alerts = [event.data, ...alerts].slice(0, ALERTS_CAP)
+        notice = event.data
+      }
+    } else if (event.type === 'metrics_update') {
+      const day = event.data.last_24_hours
+      const counts = { positive: day.positive, negative: day.negative, neutral: day.neutral }
+      distribution = {
+        distribution: counts,
+        total: day.total,
+        percentages: percentages(counts),
+        top_emotions: distribution?.top_emotions ?? {},
+      }
+    }
+  }
+  const newest = posts.reverse().filter((p) => matches(p, state.filters)) // newest first
+  const [series, emotions] = countInto(state.series, state.emotions, posts, state.period)
+  const arrivals = [...state.arrivals.filter((t) => now - t < 60_000), ...posts.map(() => now)]
+  return {
+    ...state,
+    alerts,
+    notice,
+    distribution,
+    series,
+    emotions,
+    arrivals,
+    feed: state.paused ? state.feed : [...newest, ...state.feed].slice(0, FEED_CAP),
+    held: state.paused ? [...newest, ...state.held].slice(0, FEED_CAP) : state.held,
+  }
+}
