@@ -53,6 +53,20 @@ def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Pat
     assert backend["command"] == ["python", "-m", "services.backend"]
     assert [(p["published"], p["target"]) for p in backend["ports"]] in ([("8000", 8000)], [(8000, 8000)])
     assert backend["environment"]["BACKEND_HOST"] == "0.0.0.0"  # noqa: S104 - published on purpose
+    frontend = services["frontend"]
+    assert frontend["build"]["context"].endswith("frontend")
+    assert [(p["published"], p["target"]) for p in frontend["ports"]] in ([("3000", 8080)], [(3000, 8080)])
+    assert frontend["depends_on"]["backend"]["condition"] == "service_healthy"
+    assert {name for name, service in services.items() if "ports" in service} == {"backend", "frontend"}
+
+
+def test_nginx_passes_the_api_and_the_websocket_on_to_the_backend() -> None:
+    conf = (ROOT / "frontend" / "nginx.conf").read_text()
+    assert "location /api/ {\n        proxy_pass http://backend:8000;" in conf
+    websocket = conf[conf.index("location /ws/") :]
+    assert "proxy_set_header Upgrade $http_upgrade;" in websocket
+    assert 'proxy_set_header Connection "upgrade";' in websocket
+    assert "try_files $uri /index.html;" in conf
 
 
 def test_the_number_of_workers_comes_from_the_environment(tmp_path: Path) -> None:
