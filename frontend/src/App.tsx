@@ -14,8 +14,17 @@ import type { Period } from './types'
 const HEALTH_EVERY_MS = 15_000
 const TICK_MS = 5_000 // the throughput forgets arrivals older than a minute even when nothing arrives
 
+declare global {
+  interface Window {
+    dashboardRenders?: number // read by benchmarks/dashboard.py
+  }
+}
+
 export function App() {
   const [state, dispatch] = useReducer(reducer, initialState)
+  useEffect(() => {
+    window.dashboardRenders = (window.dashboardRenders ?? 0) + 1 // after each render of the page
+  })
   const view = useRef({ period: state.period, rangeHours: state.rangeHours, filters: state.filters })
   view.current = { period: state.period, rangeHours: state.rangeHours, filters: state.filters }
 

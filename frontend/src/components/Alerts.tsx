@@ -1,3 +1,4 @@
+import { memo } from 'react'
 import { timeLabel } from '../theme'
 import type { AlertData } from '../types'
 
@@ -17,7 +18,7 @@ export function AlertNotice({ alert, onDismiss }: { alert: AlertData | null; onD
   )
 }
 
-export function Alerts({ alerts }: { alerts: AlertData[] }) {
+export const Alerts = memo(function Alerts({ alerts }: { alerts: AlertData[] }) {
   return (
     <section className="panel" aria-labelledby="alerts">
       <h2 id="alerts">Alerts</h2>
@@ -35,4 +36,4 @@ export function Alerts({ alerts }: { alerts: AlertData[] }) {
       ) : <p className="empty">No alerts.</p>}
     </section>
   )
-}
+})

@@ -1,9 +1,10 @@
+import { memo } from 'react'
 import { Cell, Pie, PieChart, ResponsiveContainer, Tooltip } from 'recharts'
 import { SENTIMENT_STYLE } from '../theme'
 import type { Distribution } from '../types'
 import { SENTIMENTS } from '../types'
 
-export function DistributionChart({ distribution }: { distribution: Distribution | null }) {
+export const DistributionChart = memo(function DistributionChart({ distribution }: { distribution: Distribution | null }) {
   const data = SENTIMENTS.map((s) => ({ name: s, value: distribution?.distribution[s] ?? 0 }))
   return (
     <section className="panel" aria-labelledby="distribution">
@@ -33,4 +34,4 @@ export function DistributionChart({ distribution }: { distribution: Distribution
       ) : <p className="empty">No posts in the last 24 hours.</p>}
     </section>
   )
-}
+})

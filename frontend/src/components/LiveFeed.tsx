@@ -1,3 +1,4 @@
+import { memo } from 'react'
 import type { Filters } from '../state'
 import { SENTIMENT_STYLE, timeLabel } from '../theme'
 import type { PostData } from '../types'
@@ -30,25 +31,30 @@ export function LiveFeed({
       </div>
       {feed.length ? (
         <ol className="posts" data-testid="feed">
-          {feed.map((post) => (
-            <li key={post.post_id} className="post">
-              <div className="meta">
-                <span className="source">{post.source}</span>
-                <span className="author">@{post.author}</span>
-                <time dateTime={post.created_at}>{timeLabel(post.created_at)}</time>
-              </div>
-              <p>{post.content}</p>
-              <div className="badges">
-                <span className={`badge sentiment-${post.sentiment_label}`}>
-                  {SENTIMENT_STYLE[post.sentiment_label].symbol} {post.sentiment_label}
-                </span>
-                <span className="badge emotion">{post.emotion}</span>
-                <span className="confidence" title="confidence">{Math.round(post.confidence_score * 100)} %</span>
-              </div>
-            </li>
-          ))}
+          {feed.map((post) => <PostItem key={post.post_id} post={post} />)}
         </ol>
       ) : <p className="empty">{paused ? 'Paused.' : 'Waiting for posts…'}</p>}
     </section>
   )
 }
+
+/** One post; unchanged posts are not rendered again when new ones arrive. */
+const PostItem = memo(function PostItem({ post }: { post: PostData }) {
+  return (
+    <li className="post">
+      <div className="meta">
+        <span className="source">{post.source}</span>
+        <span className="author">@{post.author}</span>
+        <time dateTime={post.created_at}>{timeLabel(post.created_at)}</time>
+      </div>
+      <p>{post.content}</p>
+      <div className="badges">
+        <span className={`badge sentiment-${post.sentiment_label}`}>
+          {SENTIMENT_STYLE[post.sentiment_label].symbol} {post.sentiment_label}
+        </span>
+        <span className="badge emotion">{post.emotion}</span>
+        <span className="confidence" title="confidence">{Math.round(post.confidence_score * 100)} %</span>
+      </div>
+    </li>
+  )
+})
