@@ -105,7 +105,11 @@ async def measure(database_url: str, rate: float, seconds: int) -> dict[str, Any
     processes = [
         await asyncio.create_subprocess_exec(sys.executable, "-m", "services.backend", cwd=ROOT, env=env),
         await asyncio.create_subprocess_exec(
-            str(FRONTEND / "node_modules" / ".bin" / "vite"), "preview", cwd=FRONTEND, env=env
+            str(FRONTEND / "node_modules" / ".bin" / "vite"),
+            "preview",
+            "--bypass-lock",
+            cwd=FRONTEND,
+            env=env,
         ),
     ]
     stop = asyncio.Event()
