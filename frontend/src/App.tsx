@@ -8,7 +8,7 @@ import { LiveFeed } from './components/LiveFeed'
 import { SentimentChart } from './components/SentimentChart'
 import { Live, socketUrl } from './live'
 import type { Filters } from './state'
-import { initialState, reducer } from './state'
+import { initialState, postsLastMinute, reducer } from './state'
 import type { Period } from './types'
 
 const HEALTH_EVERY_MS = 15_000
@@ -31,7 +31,7 @@ export function App() {
   const reload = useCallback(() => {
     const { period, rangeHours, filters } = view.current
     loadAll(period, rangeHours, filters)
-      .then((data) => dispatch({ type: 'loaded', data }))
+      .then((data) => dispatch({ type: 'loaded', data, now: Date.now() }))
       .catch((error: Error) => dispatch({ type: 'failed', message: `Could not load the data: ${error.message}` }))
   }, [])
 
@@ -77,7 +77,7 @@ export function App() {
 
   return (
     <div className="app">
-      <Header connection={state.connection} health={state.health} postsLastMinute={state.arrivals.length} />
+      <Header connection={state.connection} health={state.health} postsLastMinute={postsLastMinute(state, Date.now())} />
       <AlertNotice alert={state.notice} onDismiss={() => dispatch({ type: 'dismiss' })} />
       {state.error && <div className="error" role="alert">{state.error} <button onClick={reload}>Retry</button></div>}
       {state.loading ? (

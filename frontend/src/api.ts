@@ -37,14 +37,17 @@ export async function loadPosts(filters: Filters): Promise<ApiPost[]> {
 }
 
 export async function loadAll(period: Period, rangeHours: number, filters: Filters): Promise<Loaded> {
-  const [health, series, distribution, posts, alerts] = await Promise.all([
+  const end = new Date()
+  const minute = { period: 'minute', start_date: new Date(end.getTime() - 60_000).toISOString(), end_date: end.toISOString() }
+  const [health, series, distribution, posts, alerts, lastMinute] = await Promise.all([
     get<Health>('/api/health').catch(() => null),
     loadSeries(period, rangeHours),
     get<Distribution>('/api/sentiment/distribution', { hours: 24 }),
     loadPosts(filters),
     get<{ alerts: AlertData[] }>('/api/alerts', { limit: 20 }),
+    get<{ summary: { total_posts: number } }>('/api/sentiment/aggregate', minute),
   ])
-  return { health, ...series, distribution, posts, alerts: alerts.alerts }
+  return { health, ...series, distribution, posts, alerts: alerts.alerts, lastMinute: lastMinute.summary.total_posts }
 }
 
 export const loadHealth = (): Promise<Health> => get<Health>('/api/health')

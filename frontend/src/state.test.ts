@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Action, State } from './state'
-import { ALERTS_CAP, FEED_CAP, bucketOf, initialState, reducer } from './state'
+import { ALERTS_CAP, FEED_CAP, bucketOf, initialState, postsLastMinute, reducer } from './state'
 import type { AlertData, EmotionBucket, LiveEvent, PostData, SentimentBucket } from './types'
 import { EMOTIONS } from './types'
 
@@ -83,8 +83,17 @@ describe('a post event', () => {
   it('counts towards the posts of the last minute, which forgets older arrivals', () => {
     let state = reducer(initialState, posts(post(1), post(2)))
     expect(state.arrivals).toHaveLength(2)
+    expect(postsLastMinute(state, T0 + 1000)).toBe(2)
     state = reducer(state, { type: 'events', events: [], now: T0 + 61_000 })
     expect(state.arrivals).toHaveLength(0)
+  })
+
+  it('until a whole minute is watched, the last minute includes the share of the REST count not yet seen', () => {
+    const loaded = { ...initialState, lastMinuteAtLoad: 120, loadedAt: T0 }
+    expect(postsLastMinute(loaded, T0)).toBe(120)
+    const state = reducer(loaded, { type: 'events', events: [{ type: 'post', data: post(1) }], now: T0 + 30_000 })
+    expect(postsLastMinute(state, T0 + 30_000)).toBe(61) // 60 of the minute before, 1 seen
+    expect(postsLastMinute(state, T0 + 60_000)).toBe(1)
   })
 })
 

@@ -40,6 +40,8 @@ export interface State {
   alerts: AlertData[]
   notice: AlertData | null // the newest alert, until dismissed
   arrivals: number[] // when each post of the last minute arrived (ms), for the throughput
+  lastMinuteAtLoad: number // posts of the minute before the data was loaded (REST)
+  loadedAt: number // when (ms)
 }
 
 export const initialState: State = {
@@ -59,6 +61,8 @@ export const initialState: State = {
   alerts: [],
   notice: null,
   arrivals: [],
+  lastMinuteAtLoad: 0,
+  loadedAt: 0,
 }
 
 export interface Loaded {
@@ -68,11 +72,12 @@ export interface Loaded {
   distribution: Distribution
   posts: ApiPost[]
   alerts: AlertData[]
+  lastMinute: number // posts created in the minute before the load
 }
 
 export type Action =
   | { type: 'connection'; connection: Connection }
-  | { type: 'loaded'; data: Loaded }
+  | { type: 'loaded'; data: Loaded; now: number }
   | { type: 'failed'; message: string }
   | { type: 'loaded_health'; health: Health | null }
   | { type: 'series'; series: SentimentBucket[]; emotions: EmotionBucket[] }
@@ -95,6 +100,14 @@ export function fromApi(post: ApiPost): PostData {
     emotion: post.sentiment.emotion,
     model_name: post.sentiment.model_name,
   }
+}
+
+/** Posts in the last minute: those that arrived live, plus, until the page has watched a whole minute, the
+ * share of the REST count of the minute before it loaded that is still inside the window. */
+export function postsLastMinute(state: State, now: number): number {
+  const live = state.arrivals.filter((t) => now - t < 60_000).length
+  const unseen = Math.max(0, 60_000 - (now - state.loadedAt)) / 60_000
+  return live + Math.round(state.lastMinuteAtLoad * unseen)
 }
 
 export function matches(post: PostData, filters: Filters): boolean {
@@ -169,6 +182,9 @@ export function reducer(state: State, action: Action): State {
         feed: data.posts.map(fromApi).slice(0, FEED_CAP),
         held: [],
         alerts: data.alerts.slice(0, ALERTS_CAP),
+        arrivals: [],
+        lastMinuteAtLoad: data.lastMinute,
+        loadedAt: action.now,
       }
     }
     case 'failed':
