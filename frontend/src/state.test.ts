@@ -97,6 +97,20 @@ describe('a post event', () => {
   })
 })
 
+describe('the last 24 hours', () => {
+  it('count live posts until the next metrics_update', () => {
+    const loaded: State = {
+      ...initialState,
+      distribution: { distribution: { positive: 1, negative: 1, neutral: 0 }, total: 2, percentages: { positive: 50, negative: 50, neutral: 0 }, top_emotions: { joy: 1 } },
+    }
+    const state = reducer(loaded, posts(post(0), post(3)))
+    expect(state.distribution?.distribution).toEqual({ positive: 3, negative: 1, neutral: 0 })
+    expect(state.distribution?.total).toBe(4)
+    expect(state.distribution?.percentages).toEqual({ positive: 75, negative: 25, neutral: 0 })
+    expect(state.distribution?.top_emotions.joy).toBe(3)
+  })
+})
+
 describe('metrics_update', () => {
   it('replaces the distribution with the last 24 hours, shares summing to 100', () => {
     const counts = (p: number, n: number, u: number) => ({ positive: p, negative: n, neutral: u, total: p + n + u })

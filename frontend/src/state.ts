@@ -158,6 +158,22 @@ function countInto(
   return [s, e]
 }
 
+/** Live posts added to the last 24 hours' counts, until the next metrics_update replaces them. */
+function countPosts(current: Distribution, posts: PostData[]): Distribution {
+  const counts = { ...current.distribution }
+  const emotions = { ...current.top_emotions }
+  for (const post of posts) {
+    counts[post.sentiment_label] += 1
+    emotions[post.emotion] = (emotions[post.emotion] ?? 0) + 1
+  }
+  return {
+    distribution: counts,
+    total: current.total + posts.length,
+    percentages: percentages(counts),
+    top_emotions: emotions,
+  }
+}
+
 function percentages(counts: Record<Sentiment, number>): Record<Sentiment, number> {
   const total = SENTIMENTS.reduce((sum, s) => sum + counts[s], 0)
   return Object.fromEntries(
@@ -230,6 +246,7 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
       }
     }
   }
+  if (distribution && posts.length) distribution = countPosts(distribution, posts)
   const newest = posts.reverse().filter((p) => matches(p, state.filters)) // newest first
   const [series, emotions] = countInto(state.series, state.emotions, posts, state.period)
   const arrivals = [...state.arrivals.filter((t) => now - t < 60_000), ...posts.map(() => now)]
