@@ -107,7 +107,6 @@ async def measure(database_url: str, rate: float, seconds: int) -> dict[str, Any
         await asyncio.create_subprocess_exec(
             str(FRONTEND / "node_modules" / ".bin" / "vite"),
             "preview",
-            "--bypass-lock",
             cwd=FRONTEND,
             env=env,
         ),

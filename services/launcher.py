@@ -444,12 +444,11 @@ class Platform:
         )
         await self.start(Service("ingester", [python, "-m", "services.ingester"]))
         if self.dashboard_built():
-            # The built page, with /api and /ws passed on to the API (frontend/vite.config.ts). Vite's lock of
-            # one preview per project is off: each platform (a test's beside a user's) has its own port.
+            # The built page, with /api and /ws passed on to the API (frontend/vite.config.ts).
             await self.start(
                 Service(
                     "dashboard",
-                    [str(VITE), "preview", "--bypass-lock"],
+                    [str(VITE), "preview"],
                     env={
                         "DASHBOARD_PORT": str(s.dashboard_port),
                         "BACKEND_URL": f"http://127.0.0.1:{s.backend_port}",

@@ -4,8 +4,9 @@
 //
 // Checks, in order: the page loads with no console errors and goes live; the live feed grows without a
 // reload; the charts hold data; switching the bucket size refetches the series. It then prints "burst now"
-// and waits for an alert to appear (the caller sends a negative burst through the ingester). Screenshots go
-// to SCREENSHOT_DIR. Exits 0 when every check passes, else 1 with the reason.
+// and waits for an alert to appear (the caller sends a negative burst through the ingester), and checks that
+// the layout fits a small laptop and a wide monitor without sideways scrolling. Screenshots go to
+// SCREENSHOT_DIR. Exits 0 when every check passes, else 1 with the reason.
 import { chromium } from 'playwright-core'
 
 const [url, shots] = process.argv.slice(2)
@@ -54,6 +55,15 @@ try {
   await page.getByTestId('alerts').locator('li').first().waitFor()
   step('the alert appeared')
   await page.screenshot({ path: `${shots}/dashboard-alert.png` })
+
+  for (const [width, height] of [[1024, 768], [2560, 1440]]) { // a small laptop, a wide monitor
+    await page.setViewportSize({ width, height })
+    await page.waitForTimeout(500)
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    if (overflow > 0) throw new Error(`at ${width}x${height} the page is ${overflow} px wider than the window`)
+    await page.screenshot({ path: `${shots}/dashboard-${width}.png` })
+  }
+  step('the layout fits from 1024 to 2560 px wide')
 
   if (errors.length) throw new Error(`console errors: ${errors.join(' | ')}`)
   step('passed')
