@@ -1,0 +1,216 @@
+"""``python -m benchmarks.load``: the API under load, with the whole platform running, on 1,000,000 posts.
+
+Run ``python -m benchmarks.seed`` first. The platform starts as ``make run`` starts it
+(``python -m services.launcher``: Triton, ``--workers`` workers, the API, the synthetic ingester at
+``--feed`` posts/s) on the ``sentiment_bench`` database, on ports of its own and a Redis key prefix of its
+own. Then locust, headless (``benchmarks/locustfile.py``):
+
+1. the read mix (``Reader``: a dashboard's requests, each user waiting 1 s) with ``--users`` users for
+   ``--seconds``; targets p95 <= 50 ms and p99 <= 150 ms for every read, no failures;
+2. the ingest mix (``Ingester``: POST /api/ingest, 1,000 posts a request) with ``--ingest-users`` users
+   for ``--ingest-seconds``; target >= 2,000 posts/s accepted.
+
+Prints the tables, writes benchmarks/results/load.json and its section of RESULTS.md.
+"""
+
+import argparse
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import table, update_section, write_json
+from benchmarks.seed import bench_database_url
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUST = str(Path(sys.executable).with_name("locust"))
+
+
+@contextmanager
+def platform(env: dict[str, str], workers: int) -> Iterator[Path]:
+    """The platform as ``make run`` starts it, until the block ends (then Ctrl-C); yields its log folder."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    log = folder / "launcher.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own launcher
+            [
+                sys.executable,
+                "-m",
+                "services.launcher",
+                "--workers",
+                str(workers),
+                "--data",
+                str(folder / "data"),
+                "--logs",
+                str(folder / "logs"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while "The platform is up." not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the platform did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield folder / "logs"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def locust(
+    user: str, host: str, users: int, seconds: int, env: dict[str, str], out: Path
+) -> list[dict[str, str]]:
+    """Run one locust user class headless; its per-request rows (the last one is the aggregate)."""
+    prefix = out / user
+    subprocess.run(  # noqa: S603 - locust from this environment
+        [
+            LOCUST,
+            "-f",
+            str(ROOT / "benchmarks" / "locustfile.py"),
+            user,
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(max(1, users // 5)),
+            "--run-time",
+            f"{seconds}s",
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        timeout=seconds + 120,
+    )
+    with (prefix.parent / f"{prefix.name}_stats.csv").open() as stats:
+        return list(csv.DictReader(stats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--ingest-users", type=int, default=4)
+    parser.add_argument("--ingest-seconds", type=int, default=30)
+    parser.add_argument("--feed", type=float, default=100, help="the synthetic ingester's posts/s meanwhile")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=None, help="default: sentiment_bench beside DATABASE_URL's")
+    args = parser.parse_args()
+
+    api_port = free_port()
+    token = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url or bench_database_url(),
+        "REDIS_KEY_PREFIX": f"bench:load:{token[:6]}:",
+        "BACKEND_PORT": str(api_port),
+        "DASHBOARD_PORT": str(free_port()),
+        "TRITON_URL": f"127.0.0.1:{free_port()}",
+        "WORKER_METRICS_PORT": str(free_port()),
+        "INGEST_RATE": str(args.feed),
+        "INGEST_TOKEN": token,
+        "LOG_LEVEL": "WARNING",
+    }
+    host = f"http://127.0.0.1:{api_port}"
+    out = Path(tempfile.mkdtemp(prefix="locust-"))
+    with platform(env, args.workers):
+        reads = locust("Reader", host, args.users, args.seconds, env, out)
+        ingest = locust("Ingester", host, args.ingest_users, args.ingest_seconds, env, out)
+    shutil.rmtree(out, ignore_errors=True)
+
+    def ms(row: dict[str, str], column: str) -> float:
+        return float(row[column] or 0)
+
+    read_rows: list[tuple[Any, ...]] = []
+    found: dict[str, Any] = {"reads": {}, "ingest": {}}
+    for row in reads:
+        name = "all reads" if row["Name"] == "Aggregated" else row["Name"]
+        p95, p99 = ms(row, "95%"), ms(row, "99%")
+        ok = p95 <= 50 and p99 <= 150 and row["Failure Count"] == "0"
+        found["reads"][name] = {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "p50_ms": ms(row, "50%"),
+            "p95_ms": p95,
+            "p99_ms": p99,
+            "rps": round(ms(row, "Requests/s"), 1),
+        }
+        read_rows.append(
+            (
+                name,
+                row["Request Count"],
+                row["Failure Count"],
+                ms(row, "50%"),
+                p95,
+                p99,
+                "yes" if ok else "no",
+            )
+        )
+    total = next(row for row in ingest if row["Name"] == "Aggregated")
+    accepted = (int(total["Request Count"]) - int(total["Failure Count"])) * 1000 / args.ingest_seconds
+    found["ingest"] = {
+        "requests": int(total["Request Count"]),
+        "failures": int(total["Failure Count"]),
+        "posts_per_s_accepted": round(accepted),
+        "p50_ms": ms(total, "50%"),
+        "p95_ms": ms(total, "95%"),
+    }
+    markdown = (
+        table(
+            [
+                f"read ({args.users} users, {args.seconds} s, feed {args.feed:.0f}/s)",
+                "requests",
+                "failures",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "p95 <= 50, p99 <= 150",
+            ],
+            read_rows,
+        )
+        + "\n\n"
+        + table(
+            ["ingest (POST /api/ingest, 1,000 posts a request)", "measured", "target"],
+            [
+                ("posts/s accepted", f"{accepted:,.0f}", ">= 2,000"),
+                (
+                    "requests (failures)",
+                    f"{total['Request Count']} ({total['Failure Count']})",
+                    "no failures",
+                ),
+                ("p50 / p95 ms a request", f"{ms(total, '50%'):.0f} / {ms(total, '95%'):.0f}", ""),
+            ],
+        )
+    )
+    print(markdown)
+    write_json("load", {**vars(args), **found})
+    update_section(
+        "load",
+        "### The API under load (locust), the whole platform running, 1,000,000 posts\n\n"
+        "`python -m benchmarks.seed && python -m benchmarks.load`\n\n" + markdown,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Locust users for ``python -m benchmarks.load`` (or ``locust -f benchmarks/locustfile.py`` by hand).
+
+- ``Reader``: what a dashboard asks for, each user waiting 1 s between requests: post pages with and without
+  filters and a cursor, the aggregate at each period, the distribution, the emotions, the alerts, the health.
+- ``Ingester``: POST /api/ingest with 1,000 posts a request, as fast as answers come (INGEST_TOKEN from the
+  environment).
+
+Each request is named by what it asks (``/api/posts [source+sentiment]``), so the statistics are per kind.
+"""
+
+import itertools
+import os
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from locust import HttpUser, constant, task
+
+SOURCES = ["twitter", "reddit", "mastodon", "bluesky", "threads"]
+SENTIMENTS = ["positive", "negative", "neutral"]
+EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class Reader(HttpUser):
+    wait_time = constant(1)
+
+    def get(self, path: str, name: str, **params: Any) -> Any:
+        with self.client.get(path, params=params, name=name, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+                return None
+            return response.json()
+
+    @task(4)
+    def newest_posts(self) -> None:
+        page = self.get("/api/posts", "/api/posts", limit=50)
+        if page and page["posts"]:
+            self.get("/api/posts", "/api/posts [before]", limit=50, before=page["posts"][-1]["post_id"])
+
+    @task(2)
+    def filtered_posts(self) -> None:
+        self.get(
+            "/api/posts",
+            "/api/posts [source+sentiment]",
+            limit=50,
+            source=random.choice(SOURCES),
+            sentiment=random.choice(SENTIMENTS),
+        )
+
+    @task(1)
+    def posts_by_emotion(self) -> None:
+        self.get("/api/posts", "/api/posts [emotion]", limit=50, emotion=random.choice(EMOTIONS))
+
+    @task(2)
+    def aggregate_minute(self) -> None:
+        now = datetime.now(UTC)
+        self.get(
+            "/api/sentiment/aggregate",
+            "/api/sentiment/aggregate [minute, 1 h]",
+            period="minute",
+            start_date=iso(now - timedelta(hours=1)),
+        )
+
+    @task(2)
+    def aggregate_hour(self) -> None:
+        self.get("/api/sentiment/aggregate", "/api/sentiment/aggregate [hour, 24 h]", period="hour")
+
+    @task(1)
+    def aggregate_day(self) -> None:
+        now = datetime.now(UTC)
+        self.get(
+            "/api/sentiment/aggregate",
+            "/api/sentiment/aggregate [day, 7 d]",
+            period="day",
+            start_date=iso(now - timedelta(days=7)),
+        )
+
+    @task(2)
+    def distribution(self) -> None:
+        self.get("/api/sentiment/distribution", "/api/sentiment/distribution [24 h]", hours=24)
+
+    @task(1)
+    def distribution_week(self) -> None:
+        self.get("/api/sentiment/distribution", "/api/sentiment/distribution [168 h]", hours=168)
+
+    @task(2)
+    def emotions(self) -> None:
+        self.get("/api/sentiment/emotions", "/api/sentiment/emotions [hour, 24 h]", period="hour")
+
+    @task(1)
+    def alerts(self) -> None:
+        self.get("/api/alerts", "/api/alerts", limit=20)
+
+    @task(1)
+    def health(self) -> None:
+        self.get("/api/health", "/api/health")
+
+
+class Ingester(HttpUser):
+    """POST /api/ingest, 1,000 posts a request; a 429 (backlog full) counts as a failure."""
+
+    wait_time = constant(0)
+    BATCH = 1000
+    _ids = itertools.count()
+
+    def on_start(self) -> None:
+        self.client.headers["Authorization"] = f"Bearer {os.environ['INGEST_TOKEN']}"
+        self.prefix = uuid.uuid4().hex[:8]
+
+    @task
+    def ingest(self) -> None:
+        now = iso(datetime.now(UTC))
+        posts = [
+            {
+                "post_id": f"load-{self.prefix}-{next(self._ids)}",
+                "source": random.choice(SOURCES),
+                "content": "Loving the new release, it is so much faster than the last one",
+                "author": "load",
+                "created_at": now,
+            }
+            for _ in range(self.BATCH)
+        ]
+        with self.client.post(
+            "/api/ingest", json={"posts": posts}, name="/api/ingest [1,000 posts]", catch_response=True
+        ) as response:
+            if response.status_code != 202:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+            elif response.json()["accepted"] != self.BATCH:
+                response.failure(f"accepted {response.json()['accepted']} of {self.BATCH}")
