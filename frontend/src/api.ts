@@ -22,8 +22,10 @@ export async function loadSeries(
   period: Period,
   rangeHours: number,
 ): Promise<{ series: SentimentBucket[]; emotions: EmotionBucket[] }> {
-  const end = new Date()
-  const params = { period, start_date: new Date(end.getTime() - rangeHours * 3_600_000).toISOString(), end_date: end.toISOString() }
+  // The start on a whole minute and no end (the API's default: now): every viewer of the same range asks
+  // the same question for a minute, which the API's cache answers once.
+  const start = Math.floor((Date.now() - rangeHours * 3_600_000) / 60_000) * 60_000
+  const params = { period, start_date: new Date(start).toISOString() }
   const [series, emotions] = await Promise.all([
     get<{ data: SentimentBucket[] }>('/api/sentiment/aggregate', params),
     get<{ data: EmotionBucket[] }>('/api/sentiment/emotions', params),
@@ -37,8 +39,7 @@ export async function loadPosts(filters: Filters): Promise<ApiPost[]> {
 }
 
 export async function loadAll(period: Period, rangeHours: number, filters: Filters): Promise<Loaded> {
-  const end = new Date()
-  const minute = { period: 'minute', start_date: new Date(end.getTime() - 60_000).toISOString(), end_date: end.toISOString() }
+  const minute = { period: 'minute', start_date: new Date(Date.now() - 60_000).toISOString() }
   const [health, series, distribution, posts, alerts, lastMinute] = await Promise.all([
     get<Health>('/api/health').catch(() => null),
     loadSeries(period, rangeHours),

@@ -28,7 +28,7 @@ class Backend:
     def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self.settings = settings
         self.names = RedisNames(settings.redis_key_prefix)
-        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.triton = AsyncClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
         self.aggregator = SentimentAggregator(self.engine)

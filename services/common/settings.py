@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         Path("model_repository"),
         description="Triton's model repository; the client reads the served model's tokenizer from it.",
     )
+    db_pool_size: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Connections the API keeps open to PostgreSQL (as many again may open under a burst).",
+    )
     db_wait_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="How long `migrate` waits for PostgreSQL to answer."
     )
