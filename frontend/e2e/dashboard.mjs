@@ -18,8 +18,8 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 })
 const errors = []
+const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
   page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()) })
   page.on('pageerror', (error) => errors.push(String(error)))
 
@@ -46,7 +46,7 @@ try {
   const refetch = page.waitForRequest((r) => r.url().includes('/api/sentiment/aggregate') && r.url().includes('period=hour'), { timeout: 10_000 })
   await page.getByRole('button', { name: 'hour', exact: true }).click()
   await refetch
-  await page.waitForFunction(() => document.querySelector('button[aria-pressed="true"]')?.textContent === 'hour')
+  await page.locator('button[aria-pressed="true"]', { hasText: /^hour$/ }).waitFor({ timeout: 30_000 })
   await page.locator('.recharts-line path.recharts-curve').first().waitFor()
   step('switching to hours refetched the series')
 
@@ -69,6 +69,7 @@ try {
   step('passed')
 } catch (error) {
   console.error(`dashboard-e2e: FAILED: ${error.message ?? error}`)
+  await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {})
   process.exitCode = 1
 } finally {
   await browser.close()
