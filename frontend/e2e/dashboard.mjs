@@ -68,7 +68,7 @@ try {
   if (errors.length) throw new Error(`console errors: ${errors.join(' | ')}`)
   step('passed')
 } catch (error) {
-  console.error(`dashboard-e2e: FAILED: ${error.message ?? error}`)
+  console.error(`dashboard-e2e: FAILED: ${error.message ?? error}${errors.length ? ` (page errors: ${errors.join(' | ')})` : ''}`)
   await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {})
   process.exitCode = 1
 } finally {

@@ -80,6 +80,17 @@ describe('a post event', () => {
     expect(state.series[1].total_count).toBe(2)
   })
 
+  it('arriving between a switch of period and its new series, is neither miscounted nor a crash', () => {
+    let state: State = { ...initialState, period: 'minute', ...minutes(60) }
+    state = reducer(state, { type: 'period', period: 'hour', rangeHours: 24 })
+    expect(state.series).toEqual([])
+    state = reducer(state, posts(post(0), post(1)))
+    expect(state.series).toEqual([])
+    expect(state.feed).toHaveLength(2)
+    const hours = { ...initialState, period: 'hour' as const, ...minutes(3) } // buckets not of the period
+    expect(() => reducer(hours, posts(post(0)))).not.toThrow()
+  })
+
   it('counts towards the posts of the last minute, which forgets older arrivals', () => {
     let state = reducer(initialState, posts(post(1), post(2)))
     expect(state.arrivals).toHaveLength(2)

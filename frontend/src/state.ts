@@ -147,7 +147,7 @@ function countInto(
       e.shift()
     }
     const i = (bucket - Date.parse(s[0].timestamp)) / step
-    if (i < 0) continue
+    if (i < 0 || !Number.isInteger(i) || i >= s.length) continue // before the window, or not its buckets
     const b = s[i]
     b.average_confidence = (b.average_confidence * b.total_count + post.confidence_score) / (b.total_count + 1)
     b[`${post.sentiment_label}_count`] += 1
@@ -211,8 +211,8 @@ export function reducer(state: State, action: Action): State {
       return { ...state, series: action.series, emotions: action.emotions }
     case 'feed':
       return { ...state, feed: action.posts.map(fromApi).slice(0, FEED_CAP), held: [] }
-    case 'period':
-      return { ...state, period: action.period, rangeHours: action.rangeHours }
+    case 'period': // the old buckets are of the old period: none until the new series arrives
+      return { ...state, period: action.period, rangeHours: action.rangeHours, series: [], emotions: [] }
     case 'filters':
       return { ...state, filters: action.filters }
     case 'pause':

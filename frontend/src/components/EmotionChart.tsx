@@ -22,7 +22,7 @@ export function EmotionChart({ emotions, period }: { emotions: EmotionBucket[]; 
             ))}
           </AreaChart>
         </ResponsiveContainer>
-      ) : <p className="empty">No posts in this range yet.</p>}
+      ) : <p className="empty">{emotions.length ? 'No posts in this range yet.' : 'Loading…'}</p>}
     </section>
   )
 }

@@ -40,7 +40,7 @@ export function SentimentChart({
             ))}
           </LineChart>
         </ResponsiveContainer>
-      ) : <p className="empty">No posts in this range yet.</p>}
+      ) : <p className="empty">{series.length ? 'No posts in this range yet.' : 'Loading…'}</p>}
     </section>
   )
 }
