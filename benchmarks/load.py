@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from typing import Any
 
 from benchmarks.report import table, update_section, write_json
 from benchmarks.seed import bench_database_url
-from tests.support import free_port
+from tests.support import free_port, start_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = str(Path(sys.executable).with_name("locust"))
@@ -40,31 +39,8 @@ LOCUST = str(Path(sys.executable).with_name("locust"))
 def platform(env: dict[str, str], workers: int) -> Iterator[Path]:
     """The platform as ``make run`` starts it, until the block ends (then Ctrl-C); yields its log folder."""
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    log = folder / "launcher.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own launcher
-            [
-                sys.executable,
-                "-m",
-                "services.launcher",
-                "--workers",
-                str(workers),
-                "--data",
-                str(folder / "data"),
-                "--logs",
-                str(folder / "logs"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_platform(folder, env, workers)
     try:
-        deadline = time.monotonic() + 300
-        while "The platform is up." not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the platform did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
         yield folder / "logs"
     finally:
         process.send_signal(signal.SIGINT)

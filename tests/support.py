@@ -3,8 +3,10 @@
 import asyncio
 import json
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -180,3 +182,39 @@ class FakeProvider(LocalServer):
             )
 
         return app
+
+
+PLATFORM_UP = "The platform is up."
+
+
+def start_platform(folder: Path, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
+    """``python -m services.launcher`` as ``make run`` starts it, its data and logs under ``folder``, its
+    output in ``folder/launcher.log``; returns once it says the platform is up (RuntimeError, with the end
+    of its output, when it exits first or takes over 300 s)."""
+    log = folder / "launcher.log"
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.launcher",
+                "--workers",
+                str(workers),
+                "--data",
+                str(folder / "data"),
+                "--logs",
+                str(folder / "logs"),
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 300
+    while PLATFORM_UP not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.send_signal(signal.SIGINT)  # whatever it started stops
+            process.wait(timeout=120)
+            raise RuntimeError(f"the platform did not start:\n{log.read_text(errors='replace')[-5000:]}")
+        time.sleep(0.5)
+    return process

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import websockets
 from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import format_utc, utcnow
 from services.launcher import port_free
-from tests.support import free_port
+from tests.support import free_port, start_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "e2e-ingest-token"
@@ -83,27 +82,8 @@ def platform() -> Iterator[Running]:
         "WS_METRICS_INTERVAL_S": "5",
         "HF_HUB_OFFLINE": "1",
     }
-    log = folder / "launcher.log"
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services.launcher",
-                "--workers",
-                "1",
-                "--data",
-                str(folder / "data"),
-                "--logs",
-                str(folder / "logs"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_platform(folder, env, workers=1)
     try:
-        wait_for_line(process, log, "The platform is up.", timeout_s=300)
         started = [p for p in psutil.Process(process.pid).children(recursive=True) if p.is_running()]
         yield Running(
             process,
@@ -118,14 +98,6 @@ def platform() -> Iterator[Running]:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def wait_for_line(process: subprocess.Popen[bytes], log: Path, text: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in log.read_text(errors="replace"):
-        assert process.poll() is None, f"the launcher exited with {process.returncode}:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"no {text!r} within {timeout_s} s:\n{log.read_text()[-5000:]}"
-        time.sleep(0.5)
 
 
 async def send_and_follow(api: str, post: dict[str, str]) -> dict[str, object]:
