@@ -55,6 +55,14 @@ class Running:
     def log(self) -> Path:
         return self.folder / "launcher.log"
 
+    def tails(self, lines: int = 15) -> str:
+        """The last lines of our own services' logs, for a failure message."""
+        return "".join(
+            f"\n--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+            for log in sorted((self.folder / "logs").glob("*.log"))
+            if log.stem.split("-")[0] in {"backend", "worker", "ingester", "dashboard"}
+        )
+
 
 @pytest.fixture(scope="module")
 def platform() -> Iterator[Running]:
@@ -190,7 +198,7 @@ def test_the_dashboard_in_a_real_browser(platform: Running) -> None:
                 process.wait()
         if driver.stdout:
             driver.stdout.close()
-    assert code == 0, "".join(said)
+    assert code == 0, "".join(said) + platform.tails()
     assert burst is not None, "".join(said)
     for name in ("dashboard.png", "dashboard-alert.png"):
         assert (shots / name).stat().st_size > 10_000

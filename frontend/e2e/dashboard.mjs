@@ -69,6 +69,12 @@ try {
   step('passed')
 } catch (error) {
   console.error(`dashboard-e2e: FAILED: ${error.message ?? error}${errors.length ? ` (page errors: ${errors.join(' | ')})` : ''}`)
+  const seen = await page.evaluate(() => ({
+    header: document.querySelector('header')?.textContent,
+    feed: [...document.querySelectorAll('[data-testid=feed] li')].slice(0, 3).map((li) => li.textContent),
+    posts: document.querySelectorAll('[data-testid=feed] li').length,
+  })).catch((e) => String(e))
+  console.error(`dashboard-e2e: the page showed ${JSON.stringify(seen)}`)
   await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {})
   process.exitCode = 1
 } finally {

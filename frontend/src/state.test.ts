@@ -45,6 +45,14 @@ describe('a post event', () => {
     expect(state.feed.map((p) => p.post_id)).toEqual(['p-3', 'p-2', 'p-1'])
   })
 
+  it('already shown (the REST load brought it, or it came twice), is neither shown nor counted again', () => {
+    let state = reducer(initialState, { type: 'series', ...minutes(3) })
+    state = reducer(state, posts(post(1)))
+    state = reducer(state, posts(post(1), post(2), post(2)))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-2', 'p-1'])
+    expect(state.series.reduce((n, b) => n + b.total_count, 0)).toBe(2)
+  })
+
   it('keeps the feed capped', () => {
     const many = Array.from({ length: FEED_CAP + 30 }, (_, i) => post(i))
     const state = reducer(initialState, posts(...many))

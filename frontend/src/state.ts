@@ -227,9 +227,14 @@ export function reducer(state: State, action: Action): State {
 
 function applyEvents(state: State, events: LiveEvent[], now: number): State {
   const posts: PostData[] = []
+  // A post the REST load already brought (its event came just after the query) is not shown or counted twice.
+  const seen = new Set([...state.feed, ...state.held].map((p) => p.post_id))
   let { alerts, notice, distribution } = state
   for (const event of events) {
-    if (event.type === 'post') posts.push(event.data)
+    if (event.type === 'post' && !seen.has(event.data.post_id)) {
+      seen.add(event.data.post_id)
+      posts.push(event.data)
+    }
     else if (event.type === 'alert') {
       if (!alerts.some((a) => a.id === event.data.id)) {
         alerts = [event.data, ...alerts].slice(0, ALERTS_CAP)
