@@ -16,16 +16,20 @@ Prints the tables, writes benchmarks/results/load.json and its section of RESULT
 import argparse
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from benchmarks.report import table, update_section, write_json
 from benchmarks.seed import bench_database_url
@@ -33,19 +37,63 @@ from tests.support import free_port, start_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = str(Path(sys.executable).with_name("locust"))
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+IDLE = "Runner.run (asyncio/runners.py:118)"  # py-spy's leaf for an event loop waiting in select()
 
 
 @contextmanager
-def platform(env: dict[str, str], workers: int) -> Iterator[Path]:
-    """The platform as ``make run`` starts it, until the block ends (then Ctrl-C); yields its log folder."""
+def platform(env: dict[str, str], workers: int) -> Iterator[psutil.Process]:
+    """The platform as ``make run`` starts it, until the block ends (then Ctrl-C); yields the launcher."""
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
     process = start_platform(folder, env, workers)
     try:
-        yield folder / "logs"
+        yield psutil.Process(process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def profiler(launcher: psutil.Process, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the API process for ``seconds``, its stacks (folded) written to ``out``."""
+    api = next(p for p in launcher.children(recursive=True) if "services.backend" in p.cmdline())
+    return subprocess.Popen(  # noqa: S603 - py-spy from this environment
+        [
+            PY_SPY,
+            "record",
+            "--nonblocking",
+            "-p",
+            str(api.pid),
+            "-d",
+            str(seconds),
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def hottest(folded: Path, top: int = 15) -> str:
+    """Where the API's event loop spent its busy samples, from py-spy's output (the other threads, idle in a
+    pool, are left out): the share of each package in the innermost frame, then the top functions."""
+    total, packages, functions = 0, Counter[str](), Counter[str]()
+    for line in folded.read_text().splitlines():
+        stack, count = line.rsplit(" ", 1)
+        if stack.startswith("Thread._bootstrap") or stack.endswith(IDLE):
+            continue
+        total += int(count)
+        leaf = re.sub(r":\d+\)$", ")", stack.split(";")[-1])
+        functions[leaf] += int(count)
+        where = re.search(r"\((.*)\)$", leaf)
+        packages[where.group(1).split("/")[0] if where else "?"] += int(count)
+
+    def shares(counter: Counter[str]) -> str:
+        return "\n".join(f"{100 * n / total:5.1f} %  {name}" for name, n in counter.most_common(top))
+
+    return f"{total} busy samples; by package:\n{shares(packages)}\nby function:\n{shares(functions)}"
 
 
 def locust(
@@ -92,6 +140,11 @@ def main() -> None:
     parser.add_argument("--feed", type=float, default=100, help="the synthetic ingester's posts/s meanwhile")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=None, help="default: sentiment_bench beside DATABASE_URL's")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy the API during the reads; its stacks to this file, the top printed",
+    )
     args = parser.parse_args()
 
     api_port = free_port()
@@ -110,8 +163,11 @@ def main() -> None:
     }
     host = f"http://127.0.0.1:{api_port}"
     out = Path(tempfile.mkdtemp(prefix="locust-"))
-    with platform(env, args.workers):
+    with platform(env, args.workers) as launcher:
+        spy = profiler(launcher, args.seconds, args.profile) if args.profile else None
         reads = locust("Reader", host, args.users, args.seconds, env, out)
+        if spy:
+            spy.wait()
         ingest = locust("Ingester", host, args.ingest_users, args.ingest_seconds, env, out)
     shutil.rmtree(out, ignore_errors=True)
 
@@ -180,7 +236,9 @@ def main() -> None:
         )
     )
     print(markdown)
-    write_json("load", {**vars(args), **found})
+    if args.profile:
+        print(f"\nWhere the API spent its time during the reads ({args.profile}):\n{hottest(args.profile)}")
+    write_json("load", {**vars(args), "profile": str(args.profile or ""), **found})
     update_section(
         "load",
         "### The API under load (locust), the whole platform running, 1,000,000 posts\n\n"

@@ -53,7 +53,7 @@ class Backend:
         await self.engine.dispose()
 
 
-def backend(request: Request) -> Backend:
+async def backend(request: Request) -> Backend:
     return request.app.state.backend  # type: ignore[no-any-return]
 
 
@@ -67,13 +67,13 @@ _key_header = APIKeyHeader(
 _key_query = APIKeyQuery(name="api_key", auto_error=False, description="API_KEY (for WebSocket clients)")
 
 
-def api_key(
+async def api_key(
     request: Request,
     header: Annotated[str | None, Depends(_key_header)],
     query: Annotated[str | None, Depends(_key_query)],
 ) -> None:
     """With API_KEY set, a read needs it in X-API-Key or ?api_key=; without, reads are open."""
-    expected = backend(request).settings.api_key
+    expected = request.app.state.backend.settings.api_key
     if expected.get_secret_value() and not (_matches(header, expected) or _matches(query, expected)):
         raise HTTPException(401, "missing or wrong API key (X-API-Key header or api_key query parameter)")
 
@@ -87,11 +87,11 @@ def websocket_allowed(socket: WebSocket) -> bool:
 _bearer = HTTPBearer(auto_error=False, description="INGEST_TOKEN")
 
 
-def ingest_token(
+async def ingest_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """POST /api/ingest is off (403) without INGEST_TOKEN; with it, the request must bear that token (401)."""
-    expected = backend(request).settings.ingest_token
+    expected = request.app.state.backend.settings.ingest_token
     if not expected.get_secret_value():
         raise HTTPException(403, "ingestion over HTTP is off: the server has no INGEST_TOKEN")
     if credentials is None or not _matches(credentials.credentials, expected):

@@ -70,11 +70,19 @@ async def _count(engine: AsyncEngine, table: str) -> int:
 
 
 async def _stats(b: Backend) -> Stats:
-    engine = b.engine
-    return Stats(
-        total_posts=await _count(engine, SocialMediaPost.__tablename__),
-        total_analyses=await _count(engine, SentimentAnalysis.__tablename__),
-        recent_posts_1h=await b.aggregator.total(Filters(start=utcnow() - timedelta(hours=1))),
+    """The counts, kept for CACHE_TTL_S like the aggregations (the services' states are never cached)."""
+
+    async def count() -> bytes:
+        engine = b.engine
+        stats = Stats(
+            total_posts=await _count(engine, SocialMediaPost.__tablename__),
+            total_analyses=await _count(engine, SentimentAnalysis.__tablename__),
+            recent_posts_1h=await b.aggregator.total(Filters(start=utcnow() - timedelta(hours=1))),
+        )
+        return stats.model_dump_json().encode()
+
+    return Stats.model_validate_json(
+        await _remembered(b, b.names.cache_key("/api/health", "stats"), None, count)
     )
 
 
@@ -92,7 +100,7 @@ class TimeRange:
     source: str | None
 
 
-def time_range(
+async def time_range(
     period: Annotated[Period, Query()] = "hour",
     start_date: Annotated[Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")] = None,
     end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
@@ -111,25 +119,39 @@ def in_order(start: datetime | None, end: datetime | None) -> None:
         raise HTTPException(422, [{"loc": ["query", "start_date"], "msg": "start_date is after end_date"}])
 
 
-async def cached(b: Backend, request: Request, build: Callable[[], Awaitable[BaseModel]]) -> Response:
-    """The answer to this path and query: from Redis when asked within CACHE_TTL_S, else built and kept.
-    Without Redis every answer is built."""
-    ttl = b.settings.cache_ttl_s
-    if not ttl:
-        return Response((await build()).model_dump_json(), media_type="application/json")
+async def cached(
+    b: Backend, request: Request, build: Callable[[], Awaitable[BaseModel]], ttl: float | None = None
+) -> Response:
+    """The answer to this path and query: from Redis when asked within ``ttl`` seconds (CACHE_TTL_S unless
+    given), else built and kept. Without Redis every answer is built."""
     query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
     key = b.names.cache_key(request.url.path, hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest())
+    body = await _remembered(b, key, ttl, lambda: _json(build))
+    return Response(body, media_type="application/json")
+
+
+async def _json(build: Callable[[], Awaitable[BaseModel]]) -> bytes:
+    return (await build()).model_dump_json().encode()
+
+
+async def _remembered(
+    b: Backend, key: str, ttl: float | None, build: Callable[[], Awaitable[bytes]]
+) -> bytes:
+    """The bytes kept under ``key``, or ``build()``'s, then kept for ``ttl`` s (default CACHE_TTL_S)."""
+    ttl = b.settings.cache_ttl_s if ttl is None else ttl
+    if not ttl:
+        return await build()
     try:
         hit = await b.redis.get(key)
     except REDIS_DOWN as exc:
-        log.warning("aggregation cache unavailable (Redis: %s)", exc)
+        log.warning("answer cache unavailable (Redis: %s)", exc)
         hit = None
     if hit is not None:
-        return Response(hit, media_type="application/json")
-    body = (await build()).model_dump_json()
+        return hit if isinstance(hit, bytes) else hit.encode()
+    body = await build()
     with contextlib.suppress(*REDIS_DOWN):
         await b.redis.set(key, body, px=int(ttl * 1000))
-    return Response(body, media_type="application/json")
+    return body
 
 
 async def over_time(call: Awaitable[T]) -> T:
@@ -163,6 +185,7 @@ async def health(b: Annotated[Backend, Depends(backend)]) -> JSONResponse:
 
 @router.get("/api/posts", response_model=Posts)
 async def posts(
+    request: Request,
     b: Annotated[Backend, Depends(backend)],
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -179,10 +202,29 @@ async def posts(
             description="a post_id: only posts older than it (stable paging)",
         ),
     ] = None,
-) -> Posts:
+) -> Response:
     """Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
-    nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen."""
+    nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen. A page
+    is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it share one query."""
     in_order(start_date, end_date)
+
+    async def build() -> Posts:
+        return await _page(b, limit, offset, source, sentiment, emotion, start_date, end_date, before)
+
+    return await cached(b, request, build, b.settings.feed_cache_ttl_s)
+
+
+async def _page(
+    b: Backend,
+    limit: int,
+    offset: int,
+    source: str | None,
+    sentiment: str | None,
+    emotion: str | None,
+    start_date: datetime | None,
+    end_date: datetime | None,
+    before: str | None,
+) -> Posts:
     where: list[ColumnElement[bool]] = []
     if source:
         where.append(SocialMediaPost.source == source)

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     worker_block_ms: int = Field(
         500, ge=1, le=60_000, description="How long one read waits for posts before it returns what it has."
     )
+    worker_linger_ms: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="How long a read that found fewer than WORKER_BATCH_SIZE posts waits to top its batch up "
+        "(0: not at all): fuller batches at a slow feed, for at most this much more delay.",
+    )
     worker_concurrency: int = Field(
         4,
         ge=1,
@@ -160,7 +167,17 @@ class Settings(BaseSettings):
         description="Comma-separated origins whose pages may call the API from a browser (the dashboard's).",
     )
     cache_ttl_s: float = Field(
-        5.0, ge=0, le=3600, description="How long an aggregation answer is kept in Redis (0: no cache)."
+        5.0,
+        ge=0,
+        le=3600,
+        description="How long an aggregation answer (and /api/health's counts) is kept in Redis (0: no cache).",
+    )
+    feed_cache_ttl_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a page of /api/posts is kept in Redis (0: no cache): viewers asking the same "
+        "page within it share one query.",
     )
     ws_metrics_interval_s: float = Field(
         30.0, gt=0, le=3600, description="How often the WebSocket sends metrics_update to its clients."

@@ -183,8 +183,11 @@ class Worker:
         try:
             await self._retrying(self._ensure_group)
             await self._own_pending()
-            tasks = [asyncio.create_task(self._read_loop()) for _ in range(self.settings.worker_concurrency)]
-            tasks += [asyncio.create_task(self._reclaim_loop()), asyncio.create_task(self._trim_loop())]
+            tasks = [
+                asyncio.create_task(self._read_loop()),
+                asyncio.create_task(self._reclaim_loop()),
+                asyncio.create_task(self._trim_loop()),
+            ]
             await asyncio.gather(*tasks)
         except _Stopped:
             pass
@@ -209,22 +212,48 @@ class Worker:
                 raise
 
     async def _read_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                batch = await self._retrying(self._read)
+        """One reader: it reads a batch, hands it over, and reads the next while that one is handled, with
+        at most WORKER_CONCURRENCY batches in flight. A batch that comes short waits WORKER_LINGER_MS for
+        more posts: at a slow feed, fewer and fuller batches (each costs two transactions and a few calls)."""
+        slots = asyncio.Semaphore(self.settings.worker_concurrency)
+        async with (
+            asyncio.TaskGroup() as handling
+        ):  # waits for the batches in flight; a crash in one stops all
+            while not self.stopping.is_set():
+                await slots.acquire()
+                try:
+                    batch = await self._read_batch()
+                except _Stopped:
+                    break
                 if batch:
-                    await self.handle(batch)
-            except _Stopped:
-                return
+                    handling.create_task(self._handle_in(batch, slots))
+                else:
+                    slots.release()
 
-    async def _read(self, start: str = ">") -> list[Entry]:
-        """New entries (``>``, waiting up to WORKER_BLOCK_MS), or this consumer's pending ones after ``start``."""
+    async def _read_batch(self) -> list[Entry]:
+        size, linger = self.settings.worker_batch_size, self.settings.worker_linger_ms / 1000
+        batch = await self._retrying(self._read)
+        if batch and len(batch) < size and linger and not await self._sleep(linger):
+            batch += await self._retrying(partial(self._read, count=size - len(batch), block=False))
+        return batch
+
+    async def _handle_in(self, batch: list[Entry], slots: asyncio.Semaphore) -> None:
+        try:
+            await self.handle(batch)
+        except _Stopped:
+            pass  # the batch stays pending, for this consumer's next start or another's takeover
+        finally:
+            slots.release()
+
+    async def _read(self, start: str = ">", count: int | None = None, *, block: bool = True) -> list[Entry]:
+        """New entries (``>``, waiting up to WORKER_BLOCK_MS unless told not to wait), or this consumer's
+        pending ones after ``start``; at most ``count`` (WORKER_BATCH_SIZE)."""
         reply: Any = await self.redis.xreadgroup(
             self.names.group,
             self.consumer,
             {self.names.stream: start},
-            count=self.settings.worker_batch_size,
-            block=self.settings.worker_block_ms if start == ">" else None,
+            count=count or self.settings.worker_batch_size,
+            block=self.settings.worker_block_ms if start == ">" and block else None,
         )
         return entries(reply[0][1]) if reply else []
 

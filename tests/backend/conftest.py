@@ -39,7 +39,12 @@ async def api(
     settings: Settings, triton: EmbeddedTriton, repository: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     served = settings.model_copy(
-        update={"triton_url": triton.url, "model_repository": repository, "cache_ttl_s": 0}
+        update={
+            "triton_url": triton.url,
+            "model_repository": repository,
+            "cache_ttl_s": 0,
+            "feed_cache_ttl_s": 0,
+        }
     )
     async for client in client_for(served):
         yield client

@@ -126,24 +126,34 @@ async def test_a_bad_parameter_gets_a_422_that_names_it(
     assert named in [error["loc"][-1] for error in response.json()["detail"]]
 
 
-async def test_aggregations_are_cached_for_the_ttl_by_path_and_query(
+async def test_aggregations_and_post_pages_are_cached_for_their_ttl_by_path_and_query(
     settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
 ) -> None:
     await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
-    async for client in client_for(settings.model_copy(update={"cache_ttl_s": 60})):
+    ttls = {"cache_ttl_s": 60, "feed_cache_ttl_s": 30}
+    async for key in redis.scan_iter(match=names.cache_key("*")):  # left by the tests before
+        await redis.delete(key)
+    async for client in client_for(settings.model_copy(update=ttls)):
         params = {"period": "hour", "end_date": format_utc(NOW)}
         first = (await client.get("/api/sentiment/aggregate", params=params)).json()
         assert first["summary"]["total_posts"] == 3
+        page = (await client.get("/api/posts", params={"limit": 10})).json()
+        assert page["total"] == 3
         await add_posts(session, [(Sentiment.POSITIVE, NOW - timedelta(minutes=1))] * 2, prefix="more")
         again = (await client.get("/api/sentiment/aggregate", params=params)).json()
         assert again == first  # within the TTL: the kept answer
+        assert (await client.get("/api/posts", params={"limit": 10})).json() == page
         other = (await client.get("/api/sentiment/aggregate", params=params | {"period": "day"})).json()
         assert other["summary"]["total_posts"] == 5
         distribution = (await client.get("/api/sentiment/distribution", params={"hours": 1})).json()
         assert distribution["total"] == 5
-        keys = [key async for key in redis.scan_iter(match=names.cache_key("*"))]
-        assert len(keys) == 3
-        assert all(0 < ttl <= 60_000 for ttl in [await redis.pttl(key) for key in keys])
+        assert len((await client.get("/api/posts", params={"limit": 11})).json()["posts"]) == 5
+        ttl = {key: await redis.pttl(key) async for key in redis.scan_iter(match=names.cache_key("*"))}
+        pages = [t for key, t in ttl.items() if b"/api/posts" in key]
+        assert len(ttl) == 5, list(ttl)
+        assert len(pages) == 2
+        assert all(0 < t <= 30_000 for t in pages)
+        assert all(30_000 < t <= 60_000 for key, t in ttl.items() if b"/api/posts" not in key)
 
 
 async def test_the_dashboards_origin_may_call_the_api_and_others_get_no_cors_headers(

@@ -34,7 +34,12 @@ class Backend(LocalServer):
 @pytest.fixture
 def api(settings: Settings, database_url: str, posts: list[str]) -> Iterator[str]:
     configured = settings.model_copy(
-        update={"ingest_token": SecretStr(TOKEN), "cache_ttl_s": 0, "stream_max_backlog": 1_000_000}
+        update={
+            "ingest_token": SecretStr(TOKEN),
+            "cache_ttl_s": 0,
+            "feed_cache_ttl_s": 0,
+            "stream_max_backlog": 1_000_000,
+        }
     )
     with Backend(configured) as backend:
         yield backend.url
