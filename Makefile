@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL := model_repository/sentiment_emotion/1/manifest.json
 
-.PHONY: install system-deps test-deps services migrate model triton run dashboard dashboard-test lint typecheck test bench-inference bench-accuracy bench-pipeline clean
+.PHONY: install system-deps test-deps services migrate model triton run dashboard dashboard-test lint typecheck test bench bench-inference bench-accuracy bench-pipeline clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,6 +91,17 @@ bench-accuracy: install
 
 bench-pipeline: install system-deps services model
 	$(BIN)/python -m benchmarks.pipeline
+
+# Every CPU benchmark, in about 20 minutes on 2 cores (not accuracy: it retrains; not the GPU script), then
+# the plots. The API benchmarks run on 1,000,000 posts in the sentiment_bench database (seeded first).
+bench: install system-deps test-deps services model dashboard bench-inference bench-pipeline
+	$(BIN)/python -m benchmarks.seed
+	$(BIN)/python -m benchmarks.api_queries --label after
+	$(BIN)/python -m benchmarks.writes
+	$(BIN)/python -m benchmarks.load
+	$(BIN)/python -m benchmarks.fanout
+	$(BIN)/python -m benchmarks.dashboard
+	$(BIN)/python -m benchmarks.plots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -7,6 +7,9 @@ it). Each one's output goes to ``<logs>/<name>.log`` and to the console, prefixe
 SIGTERM) stops them in reverse order, each given time to finish (a worker its batches in flight), and stops
 PostgreSQL and Redis too when this run started them: nothing it started is left running. While one runs, a second start on the same data folder says so and exits.
 
+Triton and the workers run at PIPELINE_NICE (10): when the CPU is short, the API and the dashboard answer
+first and the analysis catches up.
+
 PostgreSQL and Redis: whatever answers at DATABASE_URL and REDIS_URL is used. When nothing does, the
 machine's own service is started if it is installed and the URL names its usual place (127.0.0.1:5432,
 127.0.0.1:6379); otherwise, for a URL on this machine, a private instance on that port, its data under
@@ -84,6 +87,7 @@ class Service:
     ready: Callable[[], Awaitable[bool]] | None = None
     cwd: Path = ROOT
     stop_signal: int = signal.SIGTERM
+    nice: int = 0  # added to its niceness (and its children's): higher, it gives way when the CPU is short
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
 
@@ -209,6 +213,7 @@ class Platform:
             env={**os.environ, **service.env},
             cwd=service.cwd,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops each in order
+            preexec_fn=(lambda: os.nice(service.nice)) if service.nice else None,
         )
         self.running.append(service)
         service.pump = asyncio.create_task(self._pump(service, log))
@@ -420,6 +425,7 @@ class Platform:
                     str(self.logs / "tritonserver.log"),
                 ],
                 ready=triton_ready,
+                nice=s.pipeline_nice,
             ),
             STARTUP_TIMEOUT_S["triton"],
         )
@@ -431,6 +437,7 @@ class Platform:
                     [python, "-m", "services.worker"],
                     env={"WORKER_METRICS_PORT": str(port)},
                     ready=http_ok(f"http://127.0.0.1:{port}/health") if port else None,
+                    nice=s.pipeline_nice,
                 ),
                 STARTUP_TIMEOUT_S["worker"],
             )

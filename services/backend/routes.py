@@ -236,7 +236,28 @@ async def _page(
         where.append(SocialMediaPost.created_at >= start_date)
     if end_date:
         where.append(SocialMediaPost.created_at <= end_date)
-    total = await b.aggregator.total(Filters(start_date, end_date, source, sentiment, emotion))
+    # The total (from the rollup) is counted on another connection while the page is read.
+    counting = asyncio.create_task(
+        b.aggregator.total(Filters(start_date, end_date, source, sentiment, emotion))
+    )
+    try:
+        found = await _rows(b, where, before, limit, offset)
+    finally:
+        total = await counting
+    filters = {
+        "source": source,
+        "sentiment": sentiment,
+        "emotion": emotion,
+        "start_date": start_date,
+        "end_date": end_date,
+        "before": before,
+    }
+    return Posts(posts=found, total=total, limit=limit, offset=offset, filters=filters)
+
+
+async def _rows(
+    b: Backend, where: list[ColumnElement[bool]], before: str | None, limit: int, offset: int
+) -> list[Post]:
     async with b.engine.connect() as conn:
         page = where.copy()
         if before:
@@ -277,7 +298,7 @@ async def _page(
             .limit(limit)
             .offset(offset)
         )
-        found = [
+        return [
             Post(
                 post_id=r.post_id,
                 source=r.source,
@@ -293,15 +314,6 @@ async def _page(
             )
             for r in rows
         ]
-    filters = {
-        "source": source,
-        "sentiment": sentiment,
-        "emotion": emotion,
-        "start_date": start_date,
-        "end_date": end_date,
-        "before": before,
-    }
-    return Posts(posts=found, total=total, limit=limit, offset=offset, filters=filters)
 
 
 @router.get("/api/sentiment/aggregate", response_model=Aggregate)

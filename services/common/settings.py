@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     worker_block_ms: int = Field(
         500, ge=1, le=60_000, description="How long one read waits for posts before it returns what it has."
     )
+    pipeline_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Niceness `make run` gives Triton and the workers: when the CPU is short, the API and the "
+        "dashboard answer first and the analysis catches up (0: all alike).",
+    )
     worker_linger_ms: int = Field(
         100,
         ge=0,
