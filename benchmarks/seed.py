@@ -86,6 +86,18 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
     return time.perf_counter() - started
 
 
+async def forget_since(database_url: str, start: datetime) -> int:
+    """Delete the posts created at or after ``start`` (what a benchmark run added: the seeded ones are older),
+    so that the next run finds the table as seeded; how many there were."""
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        done = await conn.execute("DELETE FROM social_media_posts WHERE created_at >= $1", start)
+    finally:
+        await conn.close()
+    return int(done.split()[-1])
+
+
 async def settle(database_url: str) -> None:
     """VACUUM and ANALYZE the tables, as autovacuum would in time: the planner sees them as they are, and a
     benchmark run after writes (the last one's ingest mix) does not measure autovacuum at work."""

@@ -73,7 +73,7 @@ async def _stats(b: Backend) -> Stats:
     """The counts, kept for CACHE_TTL_S like the aggregations (the services' states are never cached)."""
 
     async def count() -> bytes:
-        engine = b.engine
+        engine = b.reads
         stats = Stats(
             total_posts=await _count(engine, SocialMediaPost.__tablename__),
             total_analyses=await _count(engine, SentimentAnalysis.__tablename__),
@@ -166,7 +166,7 @@ async def health(b: Annotated[Backend, Depends(backend)]) -> JSONResponse:
     """The services' state and the table counts. ``total_posts`` and ``total_analyses`` are PostgreSQL's
     estimates (``pg_class.reltuples``) once a table passes 100,000 rows, exact below."""
     database, redis_up, triton = await asyncio.gather(
-        _up(_database_up(b.engine)), _up(b.redis.ping()), _up(b.triton.healthy())
+        _up(_database_up(b.reads)), _up(b.redis.ping()), _up(b.triton.healthy())
     )
     stats = await _stats(b) if database else None
     status = "unhealthy" if not database else "healthy" if redis_up and triton else "degraded"
@@ -258,7 +258,7 @@ async def _page(
 async def _rows(
     b: Backend, where: list[ColumnElement[bool]], before: str | None, limit: int, offset: int
 ) -> list[Post]:
-    async with b.engine.connect() as conn:
+    async with b.reads.connect() as conn:
         page = where.copy()
         if before:
             anchor = (
@@ -383,7 +383,7 @@ async def alerts(
         where.append(SentimentAlert.triggered_at >= start_date)
     if end_date:
         where.append(SentimentAlert.triggered_at <= end_date)
-    async with b.engine.connect() as conn:
+    async with b.reads.connect() as conn:
         total = await conn.scalar(select(func.count()).select_from(SentimentAlert).where(*where))
         rows = await conn.execute(
             select(SentimentAlert)
