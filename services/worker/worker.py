@@ -216,9 +216,8 @@ class Worker:
         at most WORKER_CONCURRENCY batches in flight. A batch that comes short waits WORKER_LINGER_MS for
         more posts: at a slow feed, fewer and fuller batches (each costs two transactions and a few calls)."""
         slots = asyncio.Semaphore(self.settings.worker_concurrency)
-        async with (
-            asyncio.TaskGroup() as handling
-        ):  # waits for the batches in flight; a crash in one stops all
+        # The group waits for the batches in flight at the end; a crash in one stops them all.
+        async with asyncio.TaskGroup() as handling:
             while not self.stopping.is_set():
                 await slots.acquire()
                 try:
