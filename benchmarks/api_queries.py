@@ -1,7 +1,7 @@
 """``python -m benchmarks.api_queries``: each read endpoint's time on a large table, one request at a time.
 
 Run ``python -m benchmarks.seed`` first (1,000,000 posts over 7 days into ``sentiment_bench``). The app runs
-in this process (httpx's ASGI transport: no network, no uvicorn) with the aggregation cache off, so every
+in this process (httpx's ASGI transport: no network, no uvicorn) with the answer caches off, so every
 request reaches PostgreSQL; each request is made ``--repeat`` times after one warm-up. This is the query
 cost the load test (issue 10) builds on, not a load test.
 """
@@ -38,7 +38,9 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 async def measure(database_url: str, repeat: int) -> list[dict[str, Any]]:
-    settings = load_settings().model_copy(update={"database_url": database_url, "cache_ttl_s": 0})
+    settings = load_settings().model_copy(
+        update={"database_url": database_url, "cache_ttl_s": 0, "feed_cache_ttl_s": 0}
+    )
     app = create_app(settings)
     found = []
     async with app.router.lifespan_context(app):

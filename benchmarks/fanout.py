@@ -1,6 +1,7 @@
 """``python -m benchmarks.fanout``: the WebSocket under many clients.
 
-The API (``python -m services.backend``) runs here with a Redis key prefix of its own; ``--clients``
+The API (``python -m services.backend``) runs here on the ``sentiment_bench`` database (``python -m
+benchmarks.seed`` first) with a Redis key prefix of its own; ``--clients``
 WebSocket clients connect to ``/ws/sentiment`` (spread over ``--processes`` client processes, so that the
 clients' own parsing does not all share one core), then ``post`` events are published on the platform's
 channel at ``--rate`` a second for ``--seconds``, each stamped with its publish time. Every client counts
@@ -26,6 +27,7 @@ import redis.asyncio as aioredis
 import websockets
 
 from benchmarks.report import table, update_section, write_json
+from benchmarks.seed import bench_database_url
 from services.common.events import PostData, PostEvent, encode_event
 from services.common.names import RedisNames
 from services.common.settings import load_settings
@@ -91,6 +93,7 @@ async def measure(clients_n: int, processes: int, rate: float, seconds: int) -> 
     port = free_port()
     env = {
         **os.environ,
+        "DATABASE_URL": bench_database_url(),  # the API's metrics_update and alert checks read it
         "REDIS_KEY_PREFIX": prefix,
         "BACKEND_PORT": str(port),
         "LOG_LEVEL": "WARNING",
