@@ -16,6 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,13 +50,7 @@ def latency_vs_load(load: dict[str, Any]) -> Path:
     ax.set_xlabel("locust users (1 request a second each; grey: requests/s served)")
     ax.set_ylabel("read latency, ms (log)")
     ax.set_title(f"API reads on 1,000,000 posts, whole platform, feed {load['feed']:.0f} posts/s")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = RESULTS / "latency_vs_load.png"
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, [ax], "latency_vs_load.png")
 
 
 def throughput_vs_batch(inference: dict[str, Any] | None, gpu: dict[str, Any] | None) -> Path:
@@ -83,10 +79,16 @@ def throughput_vs_batch(inference: dict[str, Any] | None, gpu: dict[str, Any] | 
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set_xlabel("batch size")
+    return _save(fig, list(axes[0]), "throughput_vs_batch.png")
+
+
+def _save(fig: Figure, axes: list[Axes], name: str) -> Path:
+    """Grid and legend on each of ``axes``, then the figure to results/``name``."""
+    for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    out = RESULTS / "throughput_vs_batch.png"
+    out = RESULTS / name
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
