@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ import httpx
 import tritonclient.grpc as grpcclient
 from sqlalchemy.engine import make_url
 
+from services.common.processes import session_nice
 from services.common.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,8 +215,10 @@ class Platform:
             env={**os.environ, **service.env},
             cwd=service.cwd,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops each in order
-            preexec_fn=(lambda: os.nice(service.nice)) if service.nice else None,
+            preexec_fn=partial(os.nice, service.nice) if service.nice else None,
         )
+        if service.nice:
+            session_nice(service.process.pid, service.nice)
         self.running.append(service)
         service.pump = asyncio.create_task(self._pump(service, log))
         if service.ready:

@@ -135,6 +135,9 @@ def test_a_post_goes_from_the_api_to_the_websocket_the_feed_and_the_counts(platf
         command = " ".join(process.cmdline())
         pipeline = "services.worker" in command or "triton" in command
         assert process.nice() == (min(base + 10, 19) if pipeline else base), command
+        group = Path(f"/proc/{process.pid}/autogroup")  # where Linux schedules by session groups
+        if pipeline and group.exists():
+            assert group.read_text().split()[-1] == "10", (command, group.read_text())
     now = utcnow()
     post = {
         "post_id": f"e2e-{now.timestamp():.0f}",

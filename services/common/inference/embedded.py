@@ -22,6 +22,8 @@ from types import TracebackType
 
 import tritonclient.grpc as grpcclient
 
+from services.common.processes import session_nice
+
 log = logging.getLogger("triton")
 PROFILE = "embedded"
 
@@ -124,6 +126,8 @@ class EmbeddedTriton:
         if self.log_file:
             output.close()  # type: ignore[union-attr]
         try:
+            if nice := os.nice(0):  # ours, e.g. PIPELINE_NICE under the launcher: the server's session too
+                session_nice(self.process.pid, nice)
             self._wait_ready(models, timeout_s)
         except BaseException:
             self.stop()
