@@ -92,7 +92,7 @@ bench-accuracy: install
 bench-pipeline: install system-deps services model
 	$(BIN)/python -m benchmarks.pipeline
 
-# Every CPU benchmark, in about 20 minutes on 2 cores (not accuracy: it retrains; not the GPU script), then
+# Every CPU benchmark, in about 15 minutes on 2 cores (not accuracy: it retrains; not the GPU script), then
 # the plots. The API benchmarks run on 1,000,000 posts in the sentiment_bench database (seeded first).
 bench: install system-deps test-deps services model dashboard bench-inference bench-pipeline
 	$(BIN)/python -m benchmarks.seed
