@@ -60,8 +60,7 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
     """Load ``count`` posts; the seconds it took."""
     await wait_for_database(database_url, timeout_s=30)
     await asyncio.to_thread(upgrade, database_url)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(dsn)
+    conn = await _connect(database_url)
     started = time.perf_counter()
     try:
         await conn.execute(
@@ -89,22 +88,25 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
 async def forget_since(database_url: str, start: datetime) -> int:
     """Delete the posts created at or after ``start`` (what a benchmark run added: the seeded ones are older),
     so that the next run finds the table as seeded; how many there were."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(dsn)
-    try:
-        done = await conn.execute("DELETE FROM social_media_posts WHERE created_at >= $1", start)
-    finally:
-        await conn.close()
+    done = await _execute(database_url, "DELETE FROM social_media_posts WHERE created_at >= $1", start)
     return int(done.split()[-1])
 
 
 async def settle(database_url: str) -> None:
     """VACUUM and ANALYZE the tables, as autovacuum would in time: the planner sees them as they are, and a
     benchmark run after writes (the last one's ingest mix) does not measure autovacuum at work."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(dsn)
+    await _execute(database_url, "VACUUM (ANALYZE) social_media_posts, sentiment_analysis, sentiment_rollup")
+
+
+async def _connect(database_url: str) -> asyncpg.Connection:
+    """asyncpg straight to the database of a SQLAlchemy URL (COPY and VACUUM need no ORM)."""
+    return await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+
+
+async def _execute(database_url: str, statement: str, *args: object) -> str:
+    conn = await _connect(database_url)
     try:
-        await conn.execute("VACUUM (ANALYZE) social_media_posts, sentiment_analysis, sentiment_rollup")
+        return str(await conn.execute(statement, *args))
     finally:
         await conn.close()
 
