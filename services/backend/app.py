@@ -17,6 +17,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from services.backend import ingest, routes
 from services.backend.deps import Backend, websocket_allowed
+from services.common.processes import freeze_heap
 from services.common.settings import Settings, get_settings
 
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.backend = b = Backend(settings, registry)
         b.hub.start()
         alerts = asyncio.create_task(b.alerts.run())
+        freeze_heap()
         try:
             yield
         finally:
