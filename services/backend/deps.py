@@ -1,6 +1,7 @@
 """What the routes share: the ``Backend`` (engine, Redis, Triton client, live hub, alert service) and the
 access checks (the optional API key of the reads and the WebSocket, the ingest endpoint's bearer token)."""
 
+import asyncio
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -34,6 +35,7 @@ class Backend:
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.triton = AsyncClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
         self.aggregator = SentimentAggregator(self.reads)
+        self.building: dict[str, asyncio.Task[bytes]] = {}  # answers being built, by cache key (routes)
         self.alerts = AlertService(settings, self.engine, self.redis)
         self.hub = Hub(
             settings.redis_url,

@@ -148,6 +148,16 @@ async def _remembered(
         hit = None
     if hit is not None:
         return hit if isinstance(hit, bytes) else hit.encode()
+    # One build per key at a time in this process: those asking while it runs wait for it (a page that
+    # expired while many viewers ask for it is read once, not once by each).
+    building = b.building.get(key)
+    if building is None:
+        building = b.building[key] = asyncio.create_task(_keep(b, key, ttl, build))
+        building.add_done_callback(lambda _: b.building.pop(key, None))
+    return await asyncio.shield(building)  # one caller giving up does not cancel the others' answer
+
+
+async def _keep(b: Backend, key: str, ttl: float, build: Callable[[], Awaitable[bytes]]) -> bytes:
     body = await build()
     with contextlib.suppress(*REDIS_DOWN):
         await b.redis.set(key, body, px=int(ttl * 1000))

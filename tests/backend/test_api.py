@@ -1,13 +1,16 @@
 """The REST API on the real PostgreSQL, Redis and Triton: exact shapes, filters, paging, and a 422 that names
 the parameter for every bad value."""
 
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.backend.app import create_app
 from services.common.db.models import SocialMediaPost
 from services.common.labels import Sentiment
 from services.common.names import RedisNames
@@ -154,6 +157,34 @@ async def test_aggregations_and_post_pages_are_cached_for_their_ttl_by_path_and_
         assert len(pages) == 2
         assert all(0 < t <= 30_000 for t in pages)
         assert all(30_000 < t <= 60_000 for key, t in ttl.items() if b"/api/posts" not in key)
+
+
+async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build(
+    settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
+    app = create_app(settings.model_copy(update={"cache_ttl_s": 60, "feed_cache_ttl_s": 30}))
+    statements: list[str] = []
+    asks = [("/api/sentiment/aggregate", {"period": "minute"}), ("/api/posts", {"limit": "7"})]
+    async with app.router.lifespan_context(app):
+        event.listen(
+            app.state.backend.reads.sync_engine,  # the reads (the alert checks use the engine)
+            "before_cursor_execute",
+            lambda _conn, _cursor, statement, *_: statements.append(statement),
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            for path, params in asks:
+                alone = []
+                for viewers in (1, 10):
+                    async for key in redis.scan_iter(match=names.cache_key("*")):
+                        await redis.delete(key)
+                    statements.clear()
+                    answers = await asyncio.gather(*(client.get(path, params=params) for _ in range(viewers)))
+                    assert {a.status_code for a in answers} == {200}
+                    assert len({a.content for a in answers}) == 1
+                    alone = alone or list(statements)
+                    assert statements == alone, path  # ten viewers at once: the queries of one
 
 
 async def test_the_dashboards_origin_may_call_the_api_and_others_get_no_cors_headers(
