@@ -33,7 +33,15 @@ def minutes_ago(minutes: float) -> str:
 
 
 class Reader(HttpUser):
+    """One viewer. Locust starts users in groups (the spawn rate each second) and ``constant(1)`` keeps each
+    group in step for the whole run: every group's requests would land in the same few milliseconds every
+    second, which independent viewers never do. Each user first waits a random part of a second, so the
+    users' seconds start at independent moments."""
+
     wait_time = constant(1)
+
+    def on_start(self) -> None:
+        time.sleep(random.random())  # gevent's sleep under locust
 
     def get(self, path: str, name: str, **params: Any) -> Any:
         with self.client.get(path, params=params, name=name, catch_response=True) as response:
