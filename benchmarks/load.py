@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: sentiment_bench beside DATABASE_URL's")
     parser.add_argument(
         "--curve",
-        default="10,50,100,150,200",
+        default="10,50,100,200,400,600",
         help="user counts for the latency-against-load curve, each run --curve-seconds ('' : none)",
     )
     parser.add_argument("--curve-seconds", type=int, default=20)
