@@ -17,7 +17,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from services.backend import ingest, routes
 from services.backend.deps import Backend, websocket_allowed
-from services.common.processes import freeze_heap
+from services.common.processes import frozen_heap
 from services.common.settings import Settings, get_settings
 
 
@@ -30,9 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.backend = b = Backend(settings, registry)
         b.hub.start()
         alerts = asyncio.create_task(b.alerts.run())
-        freeze_heap()
         try:
-            yield
+            with frozen_heap():
+                yield
         finally:
             alerts.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,6 +2,7 @@
 the parameter for every bad value."""
 
 import asyncio
+import gc
 from datetime import timedelta
 
 import httpx
@@ -175,7 +176,7 @@ async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             for path, params in asks:
-                alone = []
+                alone: list[str] = []
                 for viewers in (1, 10):
                     async for key in redis.scan_iter(match=names.cache_key("*")):
                         await redis.delete(key)
@@ -185,6 +186,15 @@ async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build
                     assert len({a.content for a in answers}) == 1
                     alone = alone or list(statements)
                     assert statements == alone, path  # ten viewers at once: the queries of one
+
+
+async def test_while_the_api_runs_what_it_made_at_start_is_left_out_of_full_collections(
+    settings: Settings,
+) -> None:
+    assert gc.get_freeze_count() == 0
+    async for _client in client_for(settings):
+        assert gc.get_freeze_count() > 10_000  # the modules, the app, its clients
+    assert gc.get_freeze_count() == 0
 
 
 async def test_the_dashboards_origin_may_call_the_api_and_others_get_no_cors_headers(
