@@ -17,11 +17,11 @@ def session_nice(pid: int, nice: int) -> None:
 
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
-    """While the block runs, every object alive at its start (the modules, the app and its clients, made
-    once) is left out of the garbage collector's full collections, which otherwise walk them all: measured
-    in the API under the load benchmark, a pause of 80-110 ms every 6-10 s with every request in flight
-    waiting on it, 5-10 ms with them left out. At the end they are collectable again (tests make many apps
-    in one process)."""
+    """While the block runs, every object alive at its start (the modules, the app or worker and its
+    clients, made once: about 200,000 objects) is left out of the garbage collector's full collections,
+    which otherwise walk them all. Measured in the API under the load benchmark: a pause of 80-110 ms every
+    6-10 s, with every request in flight waiting on it; 5-10 ms with them left out. At the end they are
+    collectable again (tests make many apps in one process)."""
     gc.collect()
     gc.freeze()
     try:

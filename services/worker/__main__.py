@@ -15,6 +15,7 @@ import sys
 import redis.asyncio as aioredis
 
 from services.common.names import RedisNames
+from services.common.processes import frozen_heap
 from services.common.settings import SettingsError, load_settings
 from services.worker import dead_letters
 from services.worker.worker import Worker
@@ -26,7 +27,8 @@ async def serve() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
     logging.getLogger("worker").info("worker %s reading %s", worker.consumer, worker.names.stream)
-    await worker.run()
+    with frozen_heap():
+        await worker.run()
 
 
 async def show(count: int) -> None:
