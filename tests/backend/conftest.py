@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.backend.app import create_app
@@ -27,7 +28,12 @@ LABELS = [
 
 
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
+    async for client in client_of(create_app(settings)):
+        yield client
+
+
+async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on ``app``, its lifespan run (``app.state.backend`` is there meanwhile)."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

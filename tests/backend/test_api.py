@@ -17,7 +17,7 @@ from services.common.labels import Sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.common.timestamps import format_utc
-from tests.backend.conftest import NOW, add_posts, client_for
+from tests.backend.conftest import NOW, add_posts, client_for, client_of
 from tests.support import free_port
 
 
@@ -130,13 +130,17 @@ async def test_a_bad_parameter_gets_a_422_that_names_it(
     assert named in [error["loc"][-1] for error in response.json()["detail"]]
 
 
+async def forget_answers(redis: aioredis.Redis, names: RedisNames) -> None:
+    async for key in redis.scan_iter(match=names.cache_key("*")):
+        await redis.delete(key)
+
+
 async def test_aggregations_and_post_pages_are_cached_for_their_ttl_by_path_and_query(
     settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
 ) -> None:
     await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
     ttls = {"cache_ttl_s": 60, "feed_cache_ttl_s": 30}
-    async for key in redis.scan_iter(match=names.cache_key("*")):  # left by the tests before
-        await redis.delete(key)
+    await forget_answers(redis, names)  # left by the tests before
     async for client in client_for(settings.model_copy(update=ttls)):
         params = {"period": "hour", "end_date": format_utc(NOW)}
         first = (await client.get("/api/sentiment/aggregate", params=params)).json()
@@ -167,25 +171,22 @@ async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build
     app = create_app(settings.model_copy(update={"cache_ttl_s": 60, "feed_cache_ttl_s": 30}))
     statements: list[str] = []
     asks = [("/api/sentiment/aggregate", {"period": "minute"}), ("/api/posts", {"limit": "7"})]
-    async with app.router.lifespan_context(app):
+    async for client in client_of(app):
         event.listen(
             app.state.backend.reads.sync_engine,  # the reads (the alert checks use the engine)
             "before_cursor_execute",
             lambda _conn, _cursor, statement, *_: statements.append(statement),
         )
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            for path, params in asks:
-                alone: list[str] = []
-                for viewers in (1, 10):
-                    async for key in redis.scan_iter(match=names.cache_key("*")):
-                        await redis.delete(key)
-                    statements.clear()
-                    answers = await asyncio.gather(*(client.get(path, params=params) for _ in range(viewers)))
-                    assert {a.status_code for a in answers} == {200}
-                    assert len({a.content for a in answers}) == 1
-                    alone = alone or sorted(statements)  # a page's rows and total run at once: any order
-                    assert sorted(statements) == alone, path  # ten viewers at once: the queries of one
+        for path, params in asks:
+            alone: list[str] = []
+            for viewers in (1, 10):
+                await forget_answers(redis, names)
+                statements.clear()
+                answers = await asyncio.gather(*(client.get(path, params=params) for _ in range(viewers)))
+                assert {a.status_code for a in answers} == {200}
+                assert len({a.content for a in answers}) == 1
+                alone = alone or sorted(statements)  # a page's rows and total run at once: any order
+                assert sorted(statements) == alone, path  # ten viewers at once: the queries of one
 
 
 async def test_while_the_api_runs_what_it_made_at_start_is_left_out_of_full_collections(
