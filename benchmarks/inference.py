@@ -3,16 +3,18 @@
     .venv/bin/python -m benchmarks.inference      (make bench-inference; a few minutes)
 
 Same texts, same run, same machine. Triton is the embedded server (`make run`'s), two instances of one
-thread each; in-process ONNX Runtime gets both cores. "4 x 32" is how the worker calls Triton: batches of
-32 from four callers at once. Writes benchmarks/results/inference.json and a table in RESULTS.md.
+thread each; in-process ONNX Runtime gets both cores. Triton is called through the worker's asyncio client,
+which sends a batch as concurrent requests of TRITON_REQUEST_SIZE texts; "4 x 32" is how the workers call
+it: four batches of 32 in flight at once. Writes benchmarks/results/inference.json and a table in
+RESULTS.md.
 """
 
 import argparse
+import asyncio
 import shutil
 import socket
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,9 @@ from export.build import CPU_PRECISION, build
 from export.bundle import load_tokenizer
 from export.onnx_export import tokenize
 from export.repository import ONNX_FILE, ONNX_INT8_FILE, write_repository
-from services.common.inference.client import Classifier
-from services.common.inference.embedded import EmbeddedTriton
 from services.common.inference.spec import MODEL, OUTPUTS, TOKENIZER_FILE
+from services.common.inference.triton_client import TritonClassifier
+from services.launcher.tritonserver import EmbeddedTriton
 
 BATCHES = (1, 8, 32, 64)
 
@@ -55,17 +57,25 @@ def in_process(graph: Path, texts: list[str], batch: int) -> float:
 
 
 def through_triton(url: str, repository: Path, texts: list[str], batch: int, callers: int = 1) -> float:
-    clients = [Classifier(url, repository) for _ in range(callers)]
-    for client in clients:
-        client.classify(texts[:batch])  # connect and warm up
-    parts = [texts[i : i + batch] for i in range(0, len(texts), batch)]
-    started = time.perf_counter()
-    with ThreadPoolExecutor(callers) as pool:
-        list(pool.map(lambda job: clients[job[0] % callers].classify(job[1]), enumerate(parts)))
-    seconds = time.perf_counter() - started
-    for client in clients:
-        client.close()
-    return rate(len(texts), seconds)
+    """Posts/s when ``callers`` batches of ``batch`` texts are in flight at once, through one client."""
+
+    async def run() -> float:
+        client = TritonClassifier(url, repository)
+        try:
+            await client.classify(texts[:batch])  # connect and warm up
+            parts = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+
+            async def caller(mine: list[list[str]]) -> None:
+                for part in mine:
+                    await client.classify(part)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(caller(parts[c::callers]) for c in range(callers)))
+            return rate(len(texts), time.perf_counter() - started)
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
 
 
 def memory_mb(server: EmbeddedTriton) -> dict[str, float]:

@@ -17,8 +17,8 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import AutoModel
 
-from services.common.inference.client import configure
 from services.common.inference.spec import EMOTION_ORDER, SENTIMENT_ORDER, TOKENIZER_FILE
+from services.common.inference.tokenizer import configure
 
 NAME = "minilm-bundle"
 WEIGHTS = Path(__file__).with_name("weights")

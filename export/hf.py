@@ -28,7 +28,6 @@ from transformers import AutoModelForSequenceClassification
 from export.data import Task
 from export.onnx_export import ATOL, CHECK_TEXTS, OPSET, ExportMismatch, tokenize, torchscript_export
 from export.repository import write_repository
-from services.common.inference.client import configure
 from services.common.inference.spec import (
     ATTENTION_MASK,
     EMOTION_LOGITS,
@@ -39,6 +38,7 @@ from services.common.inference.spec import (
     SENTIMENT_ORDER,
     TOKENIZER_FILE,
 )
+from services.common.inference.tokenizer import configure
 from services.common.labels import to_emotion, to_sentiment
 
 log = logging.getLogger("export.hf")

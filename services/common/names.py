@@ -1,12 +1,10 @@
-"""Every Redis stream, group, channel and key name, defined once.
+"""Every Redis stream, group, channel and key name, defined once (docs/architecture.md).
 
-The names are ARCHITECTURE.md's; ``RedisNames`` puts the configured prefix (``REDIS_KEY_PREFIX``) before each
-one, so tests and several deployments can share one Redis without touching each other's keys.
+``RedisNames`` puts ``REDIS_KEY_PREFIX`` before each one, so tests and several deployments can share one
+Redis without touching each other's keys.
 """
 
 from dataclasses import dataclass
-
-import redis.exceptions
 
 STREAM = "social_posts_stream"
 GROUP = "sentiment_workers"
@@ -16,9 +14,6 @@ FAILURES = "social_posts_failures"
 LLM_REQUESTS = "llm_requests"
 LLM_REVIEWS = "llm_reviews"
 CACHE = "sentiment_cache"
-
-# What a Redis client raises when the server does not answer (as opposed to a wrong command).
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
 from export.hf import LabelError, export_hf, groups
-from services.common.inference.client import Classifier
+from services.common.inference.triton_client import TritonClassifier
 from services.common.labels import Emotion, Sentiment
 from tests.support import start_triton
 
@@ -65,7 +65,7 @@ def torch_probabilities(folder: Path, text: str) -> NDArray[np.float32]:
     return probabilities
 
 
-def test_two_checkpoints_become_one_served_model_in_our_label_order(
+async def test_two_checkpoints_become_one_served_model_in_our_label_order(
     checkpoints: tuple[Path, Path], tmp_path: Path
 ) -> None:
     sentiment, emotion = checkpoints
@@ -77,9 +77,9 @@ def test_two_checkpoints_become_one_served_model_in_our_label_order(
     text = "i love this great day"
     server = start_triton(repository, tmp_path)
     try:
-        client = Classifier(server.url, repository)
-        [prediction] = client.classify([text]).predictions
-        client.close()
+        client = TritonClassifier(server.url, repository)
+        [prediction] = (await client.classify([text])).predictions
+        await client.close()
     finally:
         server.stop()
     s = torch_probabilities(sentiment, text)

@@ -8,15 +8,16 @@ import argparse
 import asyncio
 import logging
 import sys
-import time
 from pathlib import Path
 
 import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
+from tenacity import stop_after_delay
 
-from services.common.settings import SettingsError, get_settings
+from services.common.cli import start
+from services.common.retry import waiting_out
 
 log = logging.getLogger("migrate")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -30,26 +31,28 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def _maintenance_dsn(database_url: str) -> str:
+    """The server's ``postgres`` database, where a database is created or dropped."""
+    url = make_url(database_url).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
+def _not_answering(exc: BaseException) -> bool:
+    return isinstance(exc, OSError | asyncpg.PostgresError | TimeoutError)
+
+
 async def wait_for_database(database_url: str, timeout_s: float) -> None:
     """Return once PostgreSQL accepts connections, creating the database if it does not exist."""
     url = make_url(database_url)
-    maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    deadline = time.monotonic() + timeout_s
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            conn = await asyncpg.connect(maintenance, timeout=5)
-            break
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                where = f"{url.host}:{url.port or 5432}"
-                raise TimeoutError(
-                    f"PostgreSQL at {where} did not answer within {timeout_s:.0f} s: {exc}"
-                ) from exc
-            log.info("waiting for PostgreSQL (attempt %d, %.0f s left): %s", attempt, left, exc)
-            await asyncio.sleep(min(1.0, left))
+    try:
+        async for attempt in waiting_out(
+            "PostgreSQL", _not_answering, log, stop=stop_after_delay(timeout_s), level=logging.INFO
+        ):
+            with attempt:
+                conn = await asyncpg.connect(_maintenance_dsn(database_url), timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        where = f"{url.host}:{url.port or 5432}"
+        raise TimeoutError(f"PostgreSQL at {where} did not answer within {timeout_s:.0f} s: {exc}") from exc
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database):
             log.info("creating database %s", url.database)
@@ -60,11 +63,9 @@ async def wait_for_database(database_url: str, timeout_s: float) -> None:
 
 async def drop_database(database_url: str) -> None:
     """Drop the database named in ``database_url`` (tests and benchmarks use databases of their own)."""
-    url = make_url(database_url)
-    maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(maintenance, timeout=5)
+    conn = await asyncpg.connect(_maintenance_dsn(database_url), timeout=5)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
     finally:
         await conn.close()
 
@@ -89,12 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         help="after upgrading, write a migration for what differs between the models and the database",
     )
     args = parser.parse_args(argv)
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = start()
     try:
         asyncio.run(wait_for_database(settings.database_url, settings.db_wait_timeout_s))
     except TimeoutError as exc:

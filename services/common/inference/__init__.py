@@ -1,1 +1,2 @@
-"""Talking to the served models: the tensor contract, the Triton client, the embedded server launcher."""
+"""Classification: the result types and the ``Classifier`` contract, the Triton client, the LLM
+provider, and the composite the worker calls."""

@@ -7,8 +7,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from services.common.labels import Emotion, Sentiment
-from services.common.llm import (
+from services.common.inference.llm import (
     BudgetSpent,
     LlmClassifier,
     LlmInvalidAnswer,
@@ -16,6 +15,7 @@ from services.common.llm import (
     MinuteBudget,
     parse_answer,
 )
+from services.common.labels import Emotion, Sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from tests.support import LLM_KEY, FakeProvider
@@ -99,7 +99,8 @@ async def test_a_refused_key_is_an_outage_not_the_posts_fault(
 def test_answers_are_read_strictly() -> None:
     good = '{"results": [{"id": 1, "sentiment": "Negative", "confidence": 0.8, "emotion": "optimism"},'
     good += ' {"id": 0, "sentiment": "positive", "confidence": 1, "emotion": "joy", "reason": "nice"}]}'
-    first, second = parse_answer(good, 2)
+    first, second = parse_answer(good, 2, "llm:test")
+    assert first.model_name == second.model_name == "llm:test"
     assert (first.sentiment, first.emotion, first.sentiment_confidence) == (
         Sentiment.POSITIVE,
         Emotion.JOY,
@@ -109,14 +110,14 @@ def test_answers_are_read_strictly() -> None:
     assert sum(second.sentiment_scores.values()) == pytest.approx(1.0)
     with pytest.raises(LlmInvalidAnswer, match="confidence"):
         parse_answer(
-            '{"results": [{"id": 0, "sentiment": "positive", "confidence": 7, "emotion": "joy"}]}', 1
+            '{"results": [{"id": 0, "sentiment": "positive", "confidence": 7, "emotion": "joy"}]}', 1, "m"
         )
     with pytest.raises(LlmInvalidAnswer, match=r"asked for 0\.\.1"):
         parse_answer(
-            '{"results": [{"id": 0, "sentiment": "positive", "confidence": 1, "emotion": "joy"}]}', 2
+            '{"results": [{"id": 0, "sentiment": "positive", "confidence": 1, "emotion": "joy"}]}', 2, "m"
         )
     with pytest.raises(LlmInvalidAnswer):
-        parse_answer(None, 1)
+        parse_answer(None, 1, "m")
 
 
 async def test_a_minute_budget_is_shared_and_refuses_past_its_limit(

@@ -1,4 +1,4 @@
-"""The circuit breaker around Triton, used only when an LLM provider is configured.
+"""The circuit breaker around Triton, used by the fallback classifier when an LLM provider is configured.
 
 Closed: every batch goes to Triton. ``failures`` Triton outages in a row open it: batches go to the provider,
 and every ``probe_s`` one batch tries Triton again; its success closes the breaker.
@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 class Breaker:
     def __init__(self, failures: int, probe_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.failures, self.probe_s, self.clock = failures, probe_s, clock
+        self.failures = failures
+        self.probe_s = probe_s
+        self.clock = clock
         self.failed_in_a_row = 0
         self.next_probe = 0.0
 

@@ -1,26 +1,22 @@
-import asyncio
+"""The Triton client against the real tritonserver serving the bundled model."""
+
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+import tritonclient.grpc as grpcclient
 
 from export.onnx_export import tokenize
-from services.common.inference.client import (
-    AsyncClassifier,
-    Classifier,
-    InferenceUnavailable,
-    ModelMismatch,
-    load_tokenizer,
-    plan,
-    softmax,
-)
-from services.common.inference.embedded import EmbeddedTriton, TritonStartError
-from services.common.inference.spec import EMOTION_LOGITS, MODEL, OUTPUTS, SENTIMENT_LOGITS, TOKENIZER_FILE
+from services.common.inference.spec import INPUTS, MODEL, OUTPUTS, TOKENIZER_FILE
+from services.common.inference.tokenizer import load_tokenizer
+from services.common.inference.triton_client import TritonClassifier, plan, softmax
+from services.common.inference.types import InferenceUnavailable, ModelMismatch
 from services.common.labels import Emotion, Sentiment
+from services.launcher.tritonserver import EmbeddedTriton
 from tests.support import free_port, start_triton
 
 POSTS = [
@@ -33,10 +29,10 @@ POSTS = [
 
 
 @pytest.fixture
-def classifier(triton: EmbeddedTriton, repository: Path) -> Iterator[Classifier]:
-    client = Classifier(triton.url, repository)
+async def classifier(triton: EmbeddedTriton, repository: Path) -> AsyncIterator[TritonClassifier]:
+    client = TritonClassifier(triton.url, repository)
     yield client
-    client.close()
+    await client.close()
 
 
 def manifest(repository: Path) -> dict[str, str]:
@@ -51,8 +47,10 @@ def tolerance(repository: Path) -> float:
     return 1e-4 if graph == "model.onnx" else 0.06
 
 
-def test_triton_agrees_with_in_process_onnx_runtime(classifier: Classifier, repository: Path) -> None:
-    result = classifier.classify(POSTS)
+async def test_triton_agrees_with_in_process_onnx_runtime(
+    classifier: TritonClassifier, repository: Path
+) -> None:
+    result = await classifier.classify(POSTS)
     graph = manifest(repository)["graphs"]["embedded"]  # type: ignore[index]
     session = ort.InferenceSession(str(repository / MODEL / "1" / graph), providers=["CPUExecutionProvider"])
     tokenizer = load_tokenizer(
@@ -68,8 +66,8 @@ def test_triton_agrees_with_in_process_onnx_runtime(classifier: Classifier, repo
     assert result.model_version == "1"
 
 
-def test_obvious_posts_get_the_obvious_labels(classifier: Classifier) -> None:
-    [love, hate, meeting, *_] = classifier.classify(POSTS).predictions
+async def test_obvious_posts_get_the_obvious_labels(classifier: TritonClassifier) -> None:
+    [love, hate, meeting, *_] = (await classifier.classify(POSTS)).predictions
     assert love.sentiment is Sentiment.POSITIVE
     assert love.emotion is Emotion.JOY
     assert hate.sentiment is Sentiment.NEGATIVE
@@ -85,21 +83,21 @@ def test_obvious_posts_get_the_obvious_labels(classifier: Classifier) -> None:
     ["", "   \n\t", "word " * 5000, "東京は今日とても暑いです", "🔥🔥🔥💯", "\u200b\u200b", "a\x00b"],
     ids=["empty", "whitespace", "25k-chars", "japanese", "emoji-only", "zero-width", "nul"],
 )
-def test_awkward_input_never_fails(classifier: Classifier, text: str) -> None:
-    [prediction] = classifier.classify([text]).predictions
+async def test_awkward_input_never_fails(classifier: TritonClassifier, text: str) -> None:
+    [prediction] = (await classifier.classify([text])).predictions
     assert prediction.sentiment in Sentiment
     assert prediction.emotion in Emotion
 
 
-def test_a_batch_is_sent_in_requests_by_length_and_answered_in_order(
-    classifier: Classifier, repository: Path
+async def test_a_batch_is_sent_in_requests_by_length_and_answered_in_order(
+    classifier: TritonClassifier, repository: Path
 ) -> None:
     # Lengths all over the place, so that the requests group texts from all over the batch.
     texts = [f"{POSTS[i % len(POSTS)]} #{i}" + " and so on" * (i % 9) for i in range(75)]
-    together = classifier.classify(texts).predictions
+    together = (await classifier.classify(texts)).predictions
     assert len(together) == 75
     for i in (0, 33, 40, 74):
-        [alone] = classifier.classify([texts[i]]).predictions
+        [alone] = (await classifier.classify([texts[i]])).predictions
         assert alone.sentiment == together[i].sentiment
         assert alone.sentiment_scores == pytest.approx(
             together[i].sentiment_scores, abs=tolerance(repository)
@@ -119,51 +117,43 @@ def test_requests_hold_texts_of_about_one_length_padded_only_to_their_own(reposi
     assert [len(rows) for rows, _ in requests] == [2, 2, 1]
 
 
-def test_an_empty_batch_makes_no_call(classifier: Classifier) -> None:
-    assert classifier.classify([]).predictions == []
+async def test_an_empty_batch_makes_no_call(classifier: TritonClassifier) -> None:
+    assert (await classifier.classify([])).predictions == []
 
 
-def test_the_asyncio_client_gives_the_same_answers(triton: EmbeddedTriton, repository: Path) -> None:
-    async def both() -> tuple[list[float], list[float]]:
-        client = AsyncClassifier(triton.url, repository)
-        try:
-            assert await client.healthy()
-            result = await client.classify(POSTS * 10)
-        finally:
-            await client.close()
-        return [p.sentiment_confidence for p in result.predictions[:5]], [
-            p.sentiment_confidence for p in result.predictions[-5:]
-        ]
-
-    first, last = asyncio.run(both())
-    assert first == pytest.approx(last, abs=tolerance(repository))
-    sync = Classifier(triton.url, repository)
-    assert [p.sentiment_confidence for p in sync.classify(POSTS).predictions] == pytest.approx(
-        first, abs=tolerance(repository)
-    )
-    sync.close()
+async def test_a_batch_split_into_concurrent_requests_answers_like_one_text_at_a_time(
+    classifier: TritonClassifier, repository: Path
+) -> None:
+    together = (await classifier.classify(POSTS * 10)).predictions
+    first = [p.sentiment_confidence for p in together[:5]]
+    assert [p.sentiment_confidence for p in together[-5:]] == pytest.approx(first, abs=tolerance(repository))
+    alone = [(await classifier.classify([text])).predictions[0].sentiment_confidence for text in POSTS]
+    assert alone == pytest.approx(first, abs=tolerance(repository))
 
 
-def test_a_stopped_server_gives_the_typed_error(repository: Path, tmp_path: Path) -> None:
+async def test_a_stopped_server_gives_the_typed_error(repository: Path, tmp_path: Path) -> None:
     server = start_triton(repository, tmp_path)
-    client = Classifier(server.url, repository, timeout_s=2)
-    assert client.healthy()
-    assert client.classify(["fine"]).predictions
-    server.stop()
-    assert not client.healthy()
-    with pytest.raises(InferenceUnavailable, match=server.url):
-        client.classify(["anyone there?"])
-    client.close()
+    client = TritonClassifier(server.url, repository, timeout_s=2)
+    try:
+        assert await client.healthy()
+        assert (await client.classify(["fine"])).predictions
+        server.stop()
+        assert not await client.healthy()
+        with pytest.raises(InferenceUnavailable, match=server.url):
+            await client.classify(["anyone there?"])
+    finally:
+        server.stop()
+        await client.close()
 
 
-def test_nothing_listening_gives_the_typed_error(repository: Path) -> None:
-    client = Classifier(f"127.0.0.1:{free_port()}", repository, timeout_s=2)
+async def test_nothing_listening_gives_the_typed_error(repository: Path) -> None:
+    client = TritonClassifier(f"127.0.0.1:{free_port()}", repository, timeout_s=2)
     with pytest.raises(InferenceUnavailable):
-        client.classify(["hello"])
-    client.close()
+        await client.classify(["hello"])
+    await client.close()
 
 
-def test_a_tokenizer_that_does_not_belong_to_the_model_is_refused(
+async def test_a_tokenizer_that_does_not_belong_to_the_model_is_refused(
     triton: EmbeddedTriton, tmp_path: Path
 ) -> None:
     local = tmp_path / "repo"
@@ -172,21 +162,23 @@ def test_a_tokenizer_that_does_not_belong_to_the_model_is_refused(
     data = json.loads(tokenizer.read_text())
     data["model"]["vocab"]["[unused0]"] = 99999  # another tokenizer: one entry differs
     tokenizer.write_text(json.dumps(data))
-    client = Classifier(triton.url, local)
+    client = TritonClassifier(triton.url, local)
     with pytest.raises(ModelMismatch, match="does not belong to the served model"):
-        client.classify(["hello"])
-    client.close()
+        await client.classify(["hello"])
+    await client.close()
 
 
-def test_a_missing_profile_config_is_an_error_not_a_fallback(repository: Path, tmp_path: Path) -> None:
-    local = tmp_path / "repo"
-    shutil.copytree(repository, local)
-    (local / MODEL / "configs" / "embedded.pbtxt").unlink()
-    with pytest.raises(TritonStartError, match="no embedded profile config"):
-        EmbeddedTriton(local, grpc_port=free_port()).start()
+def test_the_served_model_has_the_tensors_of_the_spec(triton: EmbeddedTriton) -> None:
+    client = grpcclient.InferenceServerClient(triton.url)
+    try:
+        metadata = client.get_model_metadata(MODEL, as_json=True)
+    finally:
+        client.close()
+    assert tuple(output["name"] for output in metadata["outputs"]) == OUTPUTS
+    assert {i["name"] for i in metadata["inputs"]} == set(INPUTS)
 
 
-def test_the_served_outputs_are_the_spec(classifier: Classifier) -> None:
-    served = classifier.connect()
+async def test_the_client_batches_up_to_what_the_server_takes(classifier: TritonClassifier) -> None:
+    served = await classifier.connect()
     assert served.max_batch_size == 32
-    assert (SENTIMENT_LOGITS, EMOTION_LOGITS) == OUTPUTS
+    assert classifier.model_name == served.model_name

@@ -1,13 +1,7 @@
-"""Classification by an external LLM over an OpenAI-compatible chat-completions API.
+"""The second classifier: an LLM provider over an OpenAI-compatible chat-completions API (docs/llm-fallback.md).
 
-The provider is chosen by configuration (``LLM_PROVIDER``): ``groq``, ``openai``, ``ollama`` (a local
-server), or ``custom`` (any base URL, e.g. vLLM). Each request carries up to ``LLM_BATCH_SIZE`` posts and
-asks for strict JSON: per post its sentiment, the confidence in it, and its emotion. The answer is
-validated; an invalid one is asked again once, then raised as ``LlmInvalidAnswer`` (the posts' failure).
-The ``openai`` SDK retries 429 (after Retry-After), 5xx and timeouts with backoff and jitter; what still
-fails is raised as ``LlmUnavailable`` (an outage, like Triton down). Requests are limited to
-``LLM_CONCURRENCY`` in flight per process and ``LLM_RATE_PER_MIN`` a minute across all processes (counted in
-Redis). The API key is a ``SecretStr``: it is never logged.
+Invalid answers are asked again once, then raised as ``LlmInvalidAnswer`` (the posts' failure); a provider
+that does not answer is ``LlmUnavailable`` (an outage). The API key is never logged.
 """
 
 import asyncio
@@ -23,7 +17,8 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.common.inference.client import Classification, Prediction, chunks, gather_all
+from services.common.aio import chunks, gather_all
+from services.common.inference.types import Classification, Prediction
 from services.common.labels import Emotion, Sentiment, to_emotion, to_sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
@@ -88,7 +83,7 @@ class _Answer(BaseModel):
     results: list[_Result]
 
 
-def prediction(sentiment: Sentiment, confidence: float, emotion: Emotion) -> Prediction:
+def prediction(sentiment: Sentiment, confidence: float, emotion: Emotion, model_name: str) -> Prediction:
     """A provider gives one label per task and one confidence: the rest of the sentiment distribution is
     shared equally, and the emotion, which comes without a confidence, is one-hot."""
     rest = (1.0 - confidence) / (len(Sentiment) - 1)
@@ -99,10 +94,11 @@ def prediction(sentiment: Sentiment, confidence: float, emotion: Emotion) -> Pre
         emotion=emotion,
         emotion_confidence=1.0,
         emotion_scores={e: float(e == emotion) for e in Emotion},
+        model_name=model_name,
     )
 
 
-def parse_answer(text: str | None, count: int) -> list[Prediction]:
+def parse_answer(text: str | None, count: int, model_name: str) -> list[Prediction]:
     """The predictions for posts 0..count-1 from the provider's answer; LlmInvalidAnswer saying what is wrong."""
     try:
         answer = _Answer.model_validate_json(text or "")
@@ -113,7 +109,9 @@ def parse_answer(text: str | None, count: int) -> list[Prediction]:
     by_id = {result.id: result for result in answer.results}
     if sorted(by_id) != list(range(count)):
         raise LlmInvalidAnswer(f"results for ids {sorted(by_id)[:20]}, asked for 0..{count - 1}")
-    return [prediction(r.sentiment, r.confidence, r.emotion) for r in (by_id[i] for i in range(count))]
+    return [
+        prediction(r.sentiment, r.confidence, r.emotion, model_name) for r in (by_id[i] for i in range(count))
+    ]
 
 
 class MinuteBudget:
@@ -173,6 +171,7 @@ class LlmClassifier:
         names = RedisNames(settings.redis_key_prefix)
         self.rate = MinuteBudget(redis, names.llm_requests, settings.llm_rate_per_min)
         self._slots = asyncio.Semaphore(settings.llm_concurrency)
+        self._answered = True
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=settings.llm_api_key.get_secret_value() or "none",  # a local server may want none
@@ -183,6 +182,10 @@ class LlmClassifier:
 
     async def _count(self, response: httpx.Response) -> None:
         self.metrics.responses.labels(str(response.status_code)).inc()
+
+    async def healthy(self) -> bool:
+        """Whether the provider answered its last request (a provider is not probed: it costs money)."""
+        return self._answered
 
     async def close(self) -> None:
         await self._client.close()
@@ -202,7 +205,7 @@ class LlmClassifier:
                 await self.rate.wait()
                 text = await self._request(posts)
             try:
-                predictions = parse_answer(text, len(texts))
+                predictions = parse_answer(text, len(texts), self.model_name)
             except LlmInvalidAnswer as exc:
                 self.metrics.requests.labels("invalid").inc()
                 log.warning("invalid answer from %s (attempt %d of 2): %s", self.model_name, attempt, exc)
@@ -227,8 +230,10 @@ class LlmClassifier:
             raise LlmInvalidAnswer(f"the provider refused the request: {exc.message}") from exc
         except (openai.APIConnectionError, openai.APIStatusError) as exc:
             self.metrics.requests.labels("unavailable").inc()
+            self._answered = False
             detail = exc.message if isinstance(exc, openai.APIStatusError) else str(exc)
             raise LlmUnavailable(f"{self.model_name} at {self.base_url}: {detail}") from exc
         finally:
             self.metrics.seconds.observe(time.perf_counter() - started)
+        self._answered = True
         return completion.choices[0].message.content if completion.choices else None
