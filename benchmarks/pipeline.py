@@ -49,16 +49,18 @@ from services.common.db.engine import create_engine, session_factory
 from services.common.db.migrate import drop_database, upgrade, wait_for_database
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.events import PostEvent, parse_event
-from services.common.inference.client import Classifier, load_tokenizer
-from services.common.inference.embedded import EmbeddedTriton
 from services.common.inference.spec import MODEL
+from services.common.inference.tokenizer import load_tokenizer
+from services.common.inference.triton_client import TritonClassifier
 from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings, load_settings
 from services.ingester.producer import Pacer, Producer
 from services.ingester.synthetic import Generator
-from services.worker.store import event_of, write
-from services.worker.worker import Entry
+from services.launcher.tritonserver import EmbeddedTriton
+from services.worker.batch import analysed, event_of
+from services.worker.store import write
+from services.worker.stream import Entry
 
 REPOSITORY = Path("model_repository")
 BATCHES = (1, 8, 32, 64)
@@ -211,7 +213,7 @@ async def naive(bench: Bench, seconds: float = 30.0) -> float:
     await reset(bench)
     await fill(bench, bench.posts)
     await bench.redis.xgroup_create(bench.names.stream, bench.names.group, id="0")
-    classifier = Classifier(bench.settings.triton_url, REPOSITORY)
+    classifier = TritonClassifier(bench.settings.triton_url, REPOSITORY)
     engine = create_engine(bench.settings.database_url)
     sessions = session_factory(engine)
     done, started = 0, time.perf_counter()
@@ -222,15 +224,15 @@ async def naive(bench: Bench, seconds: float = 30.0) -> float:
         [[_, [(entry_id, fields)]]] = reply
         entry = Entry(entry_id.decode(), fields)
         post = PostMessage.from_stream(fields)
-        result = classifier.classify([post.content])
-        event = event_of(post, result.predictions[0], result.model_name, datetime.now(UTC))
+        result = await classifier.classify([post.content])
+        [row] = analysed([(entry, post)], result.predictions, datetime.now(UTC))
         async with sessions() as session:
-            await write(session, [(post, entry.ingested_at, event)])
-        await bench.redis.publish(bench.names.channel, PostEvent(data=event).model_dump_json())
+            await write(session, [row])
+        await bench.redis.publish(bench.names.channel, PostEvent(data=event_of(row)).model_dump_json())
         await bench.redis.xack(bench.names.stream, bench.names.group, entry.id)
         done += 1
     elapsed = time.perf_counter() - started
-    classifier.close()
+    await classifier.close()
     await engine.dispose()
     return round(done / elapsed, 1)
 

@@ -13,48 +13,41 @@ import statistics
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import text
 
 from benchmarks.report import table, update_section, write_json
 from benchmarks.seed import bench_database_url
 from services.common.db.engine import create_engine, session_factory
-from services.common.events import PostData
-from services.common.messages import PostMessage
+from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import utcnow
-from services.worker.store import write
+from services.worker.store import StoredPost, write
 
 BATCH = 64
 WITH, WITHOUT = "bench-write-on-", "bench-write-off-"
 LABELS = [("positive", "joy"), ("negative", "anger"), ("neutral", "neutral")]
 
 
-def batch(prefix: str) -> list[tuple[PostMessage, Any, PostData]]:
+def batch(prefix: str) -> list[StoredPost]:
     now = utcnow()
     rows = []
     for i in range(BATCH):
-        post = PostMessage(
-            post_id=f"{prefix}{uuid.uuid4().hex}",
-            source=["twitter", "reddit", "threads"][i % 3],
-            content="a post of the write benchmark",
-            author="bench",
-            created_at=now - timedelta(seconds=i),
-        )
         sentiment, emotion = LABELS[i % 3]
-        event = PostData(
-            post_id=post.post_id,
-            content=post.content,
-            source=post.source,
-            author=post.author,
-            created_at=post.created_at,
-            sentiment_label=sentiment,
-            confidence_score=0.8,
-            emotion=emotion,
-            model_name="bench",
-            analyzed_at=now,
+        rows.append(
+            StoredPost(
+                post_id=f"{prefix}{uuid.uuid4().hex}",
+                source=["twitter", "reddit", "threads"][i % 3],
+                content="a post of the write benchmark",
+                author="bench",
+                created_at=now - timedelta(seconds=i),
+                ingested_at=now,
+                model_name="bench",
+                sentiment_label=Sentiment(sentiment),
+                confidence_score=0.8,
+                emotion=Emotion(emotion),
+                analyzed_at=now,
+            )
         )
-        rows.append((post, now, event))
     return rows
 
 

@@ -12,17 +12,17 @@ import logging
 import signal
 import sys
 
-import redis.asyncio as aioredis
-
+from services.common.cli import start
 from services.common.names import RedisNames
 from services.common.processes import frozen_heap
-from services.common.settings import SettingsError, load_settings
+from services.common.redis import redis_client
+from services.common.settings import Settings
 from services.worker import dead_letters
 from services.worker.worker import Worker
 
 
-async def serve() -> None:
-    worker = Worker(load_settings())
+async def serve(settings: Settings) -> None:
+    worker = Worker(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
@@ -31,9 +31,8 @@ async def serve() -> None:
         await worker.run()
 
 
-async def show(count: int) -> None:
-    settings = load_settings()
-    client = aioredis.Redis.from_url(settings.redis_url)
+async def show(settings: Settings, count: int) -> None:
+    client = redis_client(settings, "tool")
     try:
         for letter in await dead_letters.read(client, RedisNames(settings.redis_key_prefix), count):
             print(json.dumps(letter.show(), ensure_ascii=False))
@@ -41,9 +40,8 @@ async def show(count: int) -> None:
         await client.aclose()
 
 
-async def redrive(ids: list[str]) -> None:
-    settings = load_settings()
-    client = aioredis.Redis.from_url(settings.redis_url)
+async def redrive(settings: Settings, ids: list[str]) -> None:
+    client = redis_client(settings, "tool")
     try:
         for old, new in zip(
             ids, await dead_letters.redrive(client, RedisNames(settings.redis_key_prefix), ids), strict=True
@@ -65,22 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     again = commands.add_parser("redrive", help="put dead letters back on the stream")
     again.add_argument("ids", nargs="+", help="dead-letter entry ids, as dead-letters shows them")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = start()
     if args.command == "dead-letters":
-        asyncio.run(show(args.count))
+        asyncio.run(show(settings, args.count))
     elif args.command == "redrive":
         try:
-            asyncio.run(redrive(args.ids))
+            asyncio.run(redrive(settings, args.ids))
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
             return 1
     else:
-        asyncio.run(serve())
+        asyncio.run(serve(settings))
     return 0
 
 

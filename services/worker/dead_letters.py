@@ -1,9 +1,9 @@
-"""The dead-letter stream: what the worker set aside and why, and re-driving chosen entries.
+"""The dead-letter stream, written and read here: a record's format, the failure counts that lead to it,
+listing and re-driving (docs/pipeline.md).
 
-Each dead-letter entry holds the original fields as they were read (bytes that were not UTF-8 included),
-plus ``dead_letter_reason``, ``dead_letter_entry_id`` (its id on the main stream), ``dead_letter_at`` and
-``dead_letter_consumer``. Re-driving puts the original fields back on the main stream as a new entry and
-deletes the dead-letter entry, in one transaction.
+A record holds the original fields as they were read (bytes that were not UTF-8 included) plus
+``dead_letter_reason``, ``dead_letter_entry_id`` (its id on the main stream), ``dead_letter_at`` and
+``dead_letter_consumer``.
 """
 
 from collections.abc import Sequence
@@ -11,10 +11,51 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from services.common.names import RedisNames
 
 PREFIX = b"dead_letter_"
+MAX_ENTRIES = 100_000  # the dead-letter stream keeps about this many
+
+
+def record(
+    fields: dict[bytes, bytes], entry_id: str, reason: str, at: str, consumer: str
+) -> dict[bytes, Any]:
+    """A dead-letter record: the original fields and why, when and by whom it was set aside."""
+    meta = {"reason": reason, "entry_id": entry_id, "at": at, "consumer": consumer}
+    return {**fields, **{PREFIX + key.encode(): value for key, value in meta.items()}}
+
+
+def add(pipe: Pipeline, names: RedisNames, letter: dict[bytes, Any]) -> None:
+    pipe.xadd(names.dead_letter_stream, letter, maxlen=MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]
+
+
+class Failures:
+    """How many times each entry failed on its own account, and the last reason, kept in Redis so that a
+    post that crashes the worker is counted too."""
+
+    def __init__(self, client: aioredis.Redis, names: RedisNames) -> None:
+        self.client = client
+        self.key = names.failures
+
+    async def count(self, entry_id: str) -> int:
+        """One more attempt at the entry; returns how many so far, this one included."""
+        return int(await self.client.hincrby(self.key, entry_id, 1))
+
+    async def uncount(self, entry_id: str) -> None:
+        await self.client.hincrby(self.key, entry_id, -1)
+
+    async def reason(self, entry_id: str) -> str | None:
+        found: Any = await self.client.hget(self.key, f"{entry_id}:reason")
+        return found.decode() if found else None
+
+    async def keep_reason(self, entry_id: str, reason: str) -> None:
+        await self.client.hset(self.key, f"{entry_id}:reason", reason)
+
+
+def forget_failures(pipe: Pipeline, names: RedisNames, entry_ids: Sequence[str]) -> None:
+    pipe.hdel(names.failures, *entry_ids, *(f"{i}:reason" for i in entry_ids))
 
 
 @dataclass(frozen=True)

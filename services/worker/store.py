@@ -9,35 +9,31 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
-from services.common.events import PostData, preview
-from services.common.inference.client import Prediction
-from services.common.messages import PostMessage
+from services.common.labels import Emotion, Sentiment
 
 
 @dataclass(frozen=True)
-class Stored:
-    """A post as the database holds it, with its analysis: what its ``post`` event carries."""
+class StoredPost:
+    """A post with its analysis, as the two tables hold them."""
 
+    post_id: str
+    source: str
     content: str
-    event: PostData
+    author: str
+    created_at: datetime
+    ingested_at: datetime
+    model_name: str
+    sentiment_label: Sentiment
+    confidence_score: float
+    emotion: Emotion
+    analyzed_at: datetime
 
 
-def event_of(post: PostMessage, prediction: Prediction, model_name: str, analyzed_at: datetime) -> PostData:
-    return PostData(
-        post_id=post.post_id,
-        content=preview(post.content),
-        source=post.source,
-        author=post.author,
-        created_at=post.created_at,
-        sentiment_label=prediction.sentiment,
-        confidence_score=min(max(prediction.sentiment_confidence, 0.0), 1.0),
-        emotion=prediction.emotion,
-        model_name=model_name,
-        analyzed_at=analyzed_at,
-    )
+POST_COLUMNS = ("post_id", "source", "content", "author", "created_at", "ingested_at")
+ANALYSIS_COLUMNS = ("post_id", "model_name", "sentiment_label", "confidence_score", "emotion", "analyzed_at")
 
 
-async def stored(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, Stored]:
+async def stored(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, StoredPost]:
     """The posts among ``post_ids`` that are already stored, with their analyses."""
     if not post_ids:
         return {}
@@ -46,24 +42,13 @@ async def stored(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, St
         .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
         .where(SocialMediaPost.post_id.in_(post_ids))
     )
-    out: dict[str, Stored] = {}
-    for post, analysis in rows:
-        out[post.post_id] = Stored(
-            post.content,
-            PostData(
-                post_id=post.post_id,
-                content=preview(post.content),
-                source=post.source,
-                author=post.author,
-                created_at=post.created_at,
-                sentiment_label=analysis.sentiment_label,
-                confidence_score=analysis.confidence_score,
-                emotion=analysis.emotion,
-                model_name=analysis.model_name,
-                analyzed_at=analysis.analyzed_at,
-            ),
+    return {
+        post.post_id: StoredPost(
+            **{name: getattr(post, name) for name in POST_COLUMNS},
+            **{name: getattr(analysis, name) for name in ANALYSIS_COLUMNS[1:]},
         )
-    return out
+        for post, analysis in rows
+    }
 
 
 # Compiled once and cached; executed with a list of rows, SQLAlchemy sends them as multi-row INSERTs
@@ -81,39 +66,17 @@ _INSERT_ANALYSES = (
 )
 
 
-async def write(session: AsyncSession, rows: Sequence[tuple[PostMessage, datetime, PostData]]) -> set[str]:
-    """Insert each (post, ingested_at, event) with its analysis in one transaction; returns the post_ids
-    inserted (a post_id another writer stored first is skipped, and left to the caller to compare)."""
+async def write(session: AsyncSession, rows: Sequence[StoredPost]) -> set[str]:
+    """Insert each post with its analysis in one transaction; returns the post_ids inserted (a post_id
+    another writer stored first is skipped, and left to the caller to compare)."""
     if not rows:
         return set()
     async with session.begin():
         conn = await session.connection()
-        inserted = await conn.execute(
-            _INSERT_POSTS,
-            [
-                {
-                    "post_id": post.post_id,
-                    "source": post.source,
-                    "content": post.content,
-                    "author": post.author,
-                    "created_at": post.created_at,
-                    "ingested_at": ingested_at,
-                }
-                for post, ingested_at, _ in rows
-            ],
-        )
-        new = set(inserted.scalars())
+        posts = [{name: getattr(row, name) for name in POST_COLUMNS} for row in rows]
+        new = set((await conn.execute(_INSERT_POSTS, posts)).scalars())
         analyses = [
-            {
-                "post_id": event.post_id,
-                "model_name": event.model_name,
-                "sentiment_label": event.sentiment_label,
-                "confidence_score": event.confidence_score,
-                "emotion": event.emotion,
-                "analyzed_at": event.analyzed_at,
-            }
-            for _, _, event in rows
-            if event.post_id in new
+            {name: getattr(row, name) for name in ANALYSIS_COLUMNS} for row in rows if row.post_id in new
         ]
         if analyses:
             await conn.execute(_INSERT_ANALYSES, analyses)

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.events import PostEvent, parse_event
-from services.common.inference.embedded import EmbeddedTriton
 from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
+from services.launcher.tritonserver import EmbeddedTriton
 from services.worker.worker import Worker
 
 TEXTS = [

@@ -57,7 +57,7 @@ async def test_triton_stopped_mid_run_switches_to_the_provider_and_back_storing_
             server.stop()
             await add(redis, names, *(post(i) for i in range(40, 80)))
             await until(lambda: stored(engine, 80), what="the posts sent while Triton is down")
-            assert worker.breaker.open
+            assert worker.classifier.falling_back
             server = start_triton(repository, tmp_path, grpc_port=port)
             i = 80  # one post at a time until a probe finds Triton back
             while (await model_names(engine))[f"p{i - 1}"] == LLM and i < 500:
@@ -65,7 +65,7 @@ async def test_triton_stopped_mid_run_switches_to_the_provider_and_back_storing_
                 await until(partial(stored, engine, i + 1), what=f"post p{i}")
                 i += 1
                 await asyncio.sleep(0.2)
-            assert not worker.breaker.open
+            assert not worker.classifier.falling_back
             await add(redis, names, *(post(n) for n in range(i, i + 40)))
             await until(lambda: stored(engine, i + 40), what="the posts after Triton came back")
     finally:

@@ -17,7 +17,7 @@ from services.common.events import PostEvent
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.worker import dead_letters
-from services.worker.worker import Entry
+from services.worker.stream import Entry
 from tests.support import free_port, start_triton
 from tests.worker.conftest import Running, add, at_least, counts, equals, pending, post, stored, until
 
