@@ -2,14 +2,14 @@
 
 import uvicorn
 
-from services.common.settings import get_settings
+from services.backend.app import create_app
+from services.common.cli import settings_or_exit
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     uvicorn.run(
-        "services.backend.app:create_app",
-        factory=True,
+        create_app(settings),
         host=settings.backend_host,
         port=settings.backend_port,
         log_level=settings.log_level.lower(),

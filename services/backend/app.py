@@ -1,9 +1,5 @@
-"""The backend (FastAPI): the REST API, ``POST /api/ingest``, the WebSocket ``/ws/sentiment``, the alert
-rule and ``/metrics``; OpenAPI at ``/docs``.
-
-One ``Backend`` per process holds the connections; at start it subscribes to the live events and starts
-the alert loop, at stop it ends both and closes everything.
-"""
+"""The API (FastAPI): the REST reads, ``POST /api/ingest``, the WebSocket ``/ws/sentiment``, the alert loop
+and ``/metrics``; OpenAPI at ``/docs``. One ``Backend`` per process holds the connections (docs/api.md)."""
 
 import asyncio
 import contextlib
@@ -15,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from services.backend import ingest, routes
+from services.backend import errors, ingest, routes
 from services.backend.deps import Backend, websocket_allowed
 from services.common.processes import frozen_heap
 from services.common.settings import Settings, get_settings
@@ -46,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "X-API-Key"],
     )
+    errors.install(app)
     app.include_router(routes.health_router)
     app.include_router(routes.router)
     app.include_router(ingest.router)

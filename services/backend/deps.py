@@ -1,12 +1,10 @@
 """What the routes share: the ``Backend`` (engine, Redis, Triton client, live hub, alert service) and the
 access checks (the optional API key of the reads and the WebSocket, the ingest endpoint's bearer token)."""
 
-import asyncio
 import secrets
 from datetime import timedelta
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
@@ -15,11 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.backend.aggregation import SentimentAggregator
 from services.backend.alerts import AlertService
+from services.backend.cache import AnswerCache
 from services.backend.live import Hub
 from services.common.db.engine import create_engine
-from services.common.inference.client import AsyncClassifier
+from services.common.inference.triton_client import TritonClassifier
 from services.common.names import RedisNames
+from services.common.redis import redis_client
 from services.common.settings import Settings
+from services.common.stream import StreamWriter
 from services.common.timestamps import utcnow
 
 
@@ -32,13 +33,14 @@ class Backend:
         self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         # The reads, on the same pool, outside a transaction: no BEGIN and ROLLBACK round trips around each.
         self.reads: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        self.triton = AsyncClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
+        self.redis = redis_client(settings, "api")
+        self.cache = AnswerCache(self.redis, self.names, settings.cache_ttl_s)
+        self.stream = StreamWriter(self.redis, self.names, settings.stream_max_backlog)
+        self.triton = TritonClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
         self.aggregator = SentimentAggregator(self.reads)
-        self.building: dict[str, asyncio.Task[bytes]] = {}  # answers being built, by cache key (routes)
         self.alerts = AlertService(settings, self.engine, self.redis)
         self.hub = Hub(
-            settings.redis_url,
+            redis_client(settings, "subscriber"),
             self.names.channel,
             capacity=settings.ws_client_queue,
             metrics_interval_s=settings.ws_metrics_interval_s,
@@ -59,6 +61,9 @@ class Backend:
 
 async def backend(request: Request) -> Backend:
     return request.app.state.backend  # type: ignore[no-any-return]
+
+
+BackendDep = Annotated[Backend, Depends(backend)]
 
 
 def _matches(given: str | None, expected: SecretStr) -> bool:

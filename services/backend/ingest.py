@@ -6,19 +6,13 @@ round trip, the others are answered with the fields at fault. When the backlog w
 STREAM_MAX_BACKLOG nothing is added and the answer is 429 with Retry-After; Redis away is a 503.
 """
 
-import logging
-from typing import Annotated
+from fastapi import APIRouter, Depends, status
 
-from fastapi import APIRouter, Depends, HTTPException, status
-
-from services.backend.deps import Backend, backend, ingest_token
+from services.backend.deps import BackendDep, ingest_token
+from services.backend.errors import StreamUnavailable
 from services.backend.schemas import IngestAnswer, IngestError, IngestRequest, IngestResult
 from services.common.messages import MessageError, PostMessage
-from services.common.names import REDIS_DOWN
-from services.ingester.producer import Producer
-
-log = logging.getLogger("backend.ingest")
-RETRY_AFTER_S = 2
+from services.common.redis import REDIS_DOWN
 
 router = APIRouter(dependencies=[Depends(ingest_token)])
 
@@ -34,7 +28,7 @@ router = APIRouter(dependencies=[Depends(ingest_token)])
         503: {"description": "Redis is not answering; retry after Retry-After seconds"},
     },
 )
-async def ingest(body: IngestRequest, b: Annotated[Backend, Depends(backend)]) -> IngestAnswer:
+async def ingest(body: IngestRequest, backend: BackendDep) -> IngestAnswer:
     """Add up to 1,000 posts to the stream; the answer says which were accepted and why others were not.
     Accepted posts are on the stream: the workers will store and classify each one once."""
     valid: list[PostMessage] = []
@@ -50,19 +44,8 @@ async def ingest(body: IngestRequest, b: Annotated[Backend, Depends(backend)]) -
             continue
         results.append(IngestResult(index=index, post_id=post_id, accepted=True, errors=[]))
     if valid:
-        producer = Producer(b.redis, b.names, b.settings.stream_max_backlog)
         try:
-            backlog = await producer.backlog()
-            if backlog + len(valid) > b.settings.stream_max_backlog:
-                raise HTTPException(
-                    429,
-                    f"backlog of {backlog} posts is at the limit of {b.settings.stream_max_backlog}: retry later",
-                    headers={"Retry-After": str(RETRY_AFTER_S)},
-                )
-            await producer.add(valid)
+            await backend.stream.add_within_backlog(valid)  # BacklogFull: 429
         except REDIS_DOWN as exc:
-            log.warning("ingest refused: Redis unavailable (%s)", exc)
-            raise HTTPException(
-                503, "the stream is unavailable: retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
-            ) from exc
+            raise StreamUnavailable from exc
     return IngestAnswer(accepted=len(valid), rejected=len(body.posts) - len(valid), results=results)

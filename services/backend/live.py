@@ -19,7 +19,6 @@ import redis.asyncio as aioredis
 from fastapi import WebSocket, WebSocketDisconnect
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.websockets import WebSocketState
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from services.common.events import (
     ConnectedEvent,
@@ -28,7 +27,8 @@ from services.common.events import (
     SentimentCounts,
     encode_event,
 )
-from services.common.names import REDIS_DOWN
+from services.common.redis import redis_down
+from services.common.retry import waiting_out
 from services.common.timestamps import utcnow
 
 log = logging.getLogger("backend.live")
@@ -66,7 +66,7 @@ class Client:
 class Hub:
     def __init__(
         self,
-        redis_url: str,
+        redis: aioredis.Redis,
         channel: str,
         *,
         capacity: int,
@@ -74,15 +74,11 @@ class Hub:
         counts: Counts,
         registry: CollectorRegistry,
     ) -> None:
-        # A connection of its own without a read timeout: a quiet channel is not an error. (No
-        # health_check_interval: with it, redis-py 8.1 can hang closing a pub/sub cancelled early.)
-        self.redis = aioredis.Redis.from_url(redis_url, socket_keepalive=True)
-        self.channel, self.capacity, self.metrics_interval_s, self.counts = (
-            channel,
-            capacity,
-            metrics_interval_s,
-            counts,
-        )
+        self.redis = redis  # a subscriber's connection of its own (services.common.redis)
+        self.channel = channel
+        self.capacity = capacity
+        self.metrics_interval_s = metrics_interval_s
+        self.counts = counts
         self.clients: set[Client] = set()
         self.clients_gauge = Gauge("websocket_clients", "WebSocket clients connected", registry=registry)
         self.relayed = Counter(
@@ -118,18 +114,13 @@ class Hub:
     async def _relay(self) -> None:
         """Forward every message on the channel; through a Redis outage, resubscribe with backoff."""
 
-        def down(state: RetryCallState) -> None:
-            self.subscribed.clear()
-            log.warning(
-                "live events stopped (Redis: %s); resubscribing", state.outcome and state.outcome.exception()
-            )
-
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(REDIS_DOWN),
-            wait=wait_exponential(multiplier=0.2, max=5),
+        async for attempt in waiting_out(
+            "Redis (live events)",
+            redis_down,
+            log,
             # A cancel that lands while redis-py connects can come out as a ConnectionError: stop then.
             stop=lambda _: self._closing,
-            before_sleep=down,
+            on_wait=lambda _: self.subscribed.clear(),
         ):
             with attempt:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:

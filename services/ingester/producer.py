@@ -1,10 +1,5 @@
-"""Putting posts on the stream: validated, paced, slowed down by a full backlog, through Redis outages.
-
-Every record is checked against the shared message schema first: an invalid one is reported (counted, with
-its reason) and skipped, never sent. Before sending, the producer looks at the stream's length (the
-workers trim what they have acknowledged, so it is the backlog) and waits while it is at
-``STREAM_MAX_BACKLOG``, saying so. When Redis goes away it retries with backoff until it answers.
-"""
+"""What every ingester source sends through: records validated (an invalid one is counted with its reason
+and skipped), sends paced and batched, waiting while the backlog is full and while Redis is away."""
 
 import asyncio
 import logging
@@ -15,10 +10,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from services.common.messages import MessageError, PostMessage
-from services.common.names import REDIS_DOWN, RedisNames
+from services.common.names import RedisNames
+from services.common.redis import redis_client, redis_down
+from services.common.retry import waiting_out
+from services.common.settings import Settings
+from services.common.stream import BacklogFull, StreamWriter
 
 log = logging.getLogger("ingester")
 
@@ -42,9 +40,17 @@ class Tally:
 
 class Producer:
     def __init__(self, client: aioredis.Redis, names: RedisNames, max_backlog: int, batch: int = 100) -> None:
-        self.client, self.names, self.max_backlog, self.batch = client, names, max_backlog, batch
+        self.client = client
+        self.writer = StreamWriter(client, names, max_backlog)
+        self.batch = batch
         self.tally = Tally()
         self._queue: list[PostMessage] = []
+
+    @classmethod
+    def for_settings(cls, settings: Settings, rate: float) -> "Producer":
+        """A producer on REDIS_URL sending batches fit for ``rate`` posts a second."""
+        names = RedisNames(settings.redis_key_prefix)
+        return cls(redis_client(settings, "pipeline"), names, settings.stream_max_backlog, batch_for(rate))
 
     def check(self, fields: Mapping[str, object]) -> PostMessage | None:
         """The record as a message, or None (reported) when it breaks the schema."""
@@ -68,43 +74,26 @@ class Producer:
             return
         posts, self._queue = self._queue, []
         await self._retrying(self._wait_for_room, len(posts))
-        await self._retrying(self.add, posts)
+        await self._retrying(self.writer.add, posts)
         self.tally.sent += len(posts)
-
-    async def add(self, posts: list[PostMessage]) -> None:
-        """XADD the posts in one pipelined round trip (no backlog check, no retry)."""
-        pipe = self.client.pipeline(transaction=False)
-        for post in posts:
-            pipe.xadd(self.names.stream, post.to_stream())  # type: ignore[arg-type]
-        await pipe.execute()
-
-    async def backlog(self) -> int:
-        return int(await self.client.xlen(self.names.stream))
 
     async def _wait_for_room(self, n: int) -> None:
         started, said = time.monotonic(), False
-        while (backlog := await self.backlog()) + n > self.max_backlog:
-            if not said:
-                log.warning(
-                    "backlog %d at the limit of %d (STREAM_MAX_BACKLOG): waiting", backlog, self.max_backlog
-                )
-                said = True
+        while True:
+            try:
+                backlog = await self.writer.check_room(n)
+                break
+            except BacklogFull as full:
+                if not said:
+                    log.warning("%s (STREAM_MAX_BACKLOG): waiting", full)
+                    said = True
             await asyncio.sleep(0.2)
         if said:
             self.tally.waited_s += time.monotonic() - started
             log.info("backlog down to %d: sending again", backlog)
 
     async def _retrying(self, call: Callable[..., Awaitable[None]], *args: object) -> None:
-        def down(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("Redis unavailable (%s): retrying", exc)
-
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(REDIS_DOWN),
-            wait=wait_exponential(multiplier=0.1, max=5.0),
-            before_sleep=down,
-            reraise=True,
-        ):
+        async for attempt in waiting_out("Redis", redis_down, log):
             with attempt:
                 await call(*args)
 

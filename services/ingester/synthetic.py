@@ -12,15 +12,22 @@ The same seed gives the same posts (content, source, author, order); ``post_id``
 two runs never collide.
 """
 
+import argparse
+import asyncio
+import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from services.common.messages import PostMessage
+from services.common.settings import Settings
+from services.ingester.producer import Pacer, Producer
+from services.ingester.source import Source
+
+log = logging.getLogger("ingester")
 
 Scenario = Literal["steady", "burst"]
-SCENARIOS: tuple[Scenario, ...] = ("steady", "burst")
 
 SOURCES = {"twitter": 40, "reddit": 25, "mastodon": 15, "bluesky": 12, "threads": 8}
 TOPICS = {
@@ -240,3 +247,30 @@ class Generator:
             return text
         i = self.rng.choice(letters)
         return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, help="stop after this many posts")
+
+
+async def _run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> Producer:
+    generator = Generator(settings.ingest_seed, settings.ingest_scenario, settings.ingest_burst_topic)
+    out = Producer.for_settings(settings, settings.ingest_rate)
+    pacer = Pacer(settings.ingest_rate, settings.ingest_jitter, settings.ingest_seed)
+    log.info(
+        "synthetic feed (%s, seed %d) at %s posts/s",
+        settings.ingest_scenario,
+        settings.ingest_seed,
+        settings.ingest_rate or "as many",
+    )
+    count: int | None = getattr(args, "count", None)
+    sent = 0
+    while not stop.is_set() and (count is None or sent < count):
+        await pacer.wait()
+        await out.send(generator.next().post)
+        sent += 1
+    await out.flush()
+    return out
+
+
+SOURCE = Source("synthetic", "the synthetic feed at INGEST_RATE posts/s (the default)", _arguments, _run)

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.backend.app import create_app
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
-from services.common.inference.embedded import EmbeddedTriton
 from services.common.labels import Emotion, Sentiment
 from services.common.settings import Settings
+from services.launcher.tritonserver import EmbeddedTriton
 from tests.support import free_port
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,61 @@
+"""The API's domain errors, and the one place each becomes a status code."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.backend.aggregation import TooManyBuckets
+from services.common.stream import BacklogFull
+
+log = logging.getLogger("backend")
+RETRY_AFTER_S = 2
+
+
+class InvalidParameter(ValueError):
+    """A query parameter that is well-formed but cannot be answered (422 naming it)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+
+class UnknownCursor(InvalidParameter):
+    """``before`` names a post that does not exist."""
+
+    def __init__(self, post_id: str) -> None:
+        super().__init__("before", f"no post {post_id!r}: pass a post_id you were given")
+
+
+class StreamUnavailable(RuntimeError):
+    """Redis does not answer, so nothing can be put on the stream."""
+
+
+def _invalid(name: str, message: str) -> JSONResponse:
+    # The shape of FastAPI's own validation errors, so a client reads every 422 the same way.
+    return JSONResponse({"detail": [{"loc": ["query", name], "msg": message}]}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(InvalidParameter)
+    async def invalid(_: Request, exc: InvalidParameter) -> JSONResponse:
+        return _invalid(exc.name, str(exc))
+
+    @app.exception_handler(TooManyBuckets)
+    async def too_many_buckets(_: Request, exc: TooManyBuckets) -> JSONResponse:
+        return _invalid("period", str(exc))
+
+    @app.exception_handler(BacklogFull)
+    async def backlog_full(_: Request, exc: BacklogFull) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+
+    @app.exception_handler(StreamUnavailable)
+    async def stream_unavailable(_: Request, exc: StreamUnavailable) -> JSONResponse:
+        log.warning("ingest refused: Redis unavailable (%s)", exc.__cause__)
+        return JSONResponse(
+            {"detail": "the stream is unavailable: retry later"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )

@@ -1,0 +1,59 @@
+"""``/api/health``'s parts: probes of the services, and the table counts (kept like an answer)."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.backend.aggregation import Filters, SentimentAggregator
+from services.backend.cache import AnswerCache
+from services.backend.schemas import Stats
+from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.timestamps import utcnow
+
+EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
+PROBE_TIMEOUT_S = 3.0
+
+
+async def answers(check: Any) -> bool:
+    """Whether a probe (an awaitable) succeeds within PROBE_TIMEOUT_S; any failure means disconnected."""
+    try:
+        return bool(await asyncio.wait_for(check, PROBE_TIMEOUT_S))
+    except Exception:  # noqa: BLE001 - any failure of a health probe means "disconnected"
+        return False
+
+
+async def database_answers(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return True
+
+
+async def row_count(engine: AsyncEngine, table: str) -> int:
+    """Rows in ``table``: PostgreSQL's estimate on a large table, an exact count on a small one."""
+    async with engine.connect() as conn:
+        estimate = await conn.scalar(
+            text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+            {"table": table},
+        )
+        if estimate is not None and estimate >= EXACT_COUNT_BELOW:
+            return int(estimate)
+        return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608 - a known name
+
+
+async def stats(engine: AsyncEngine, aggregator: SentimentAggregator, cache: AnswerCache) -> Stats:
+    """The counts, kept for CACHE_TTL_S like the aggregations (the services' states are never cached)."""
+
+    async def count() -> bytes:
+        counted = Stats(
+            total_posts=await row_count(engine, SocialMediaPost.__tablename__),
+            total_analyses=await row_count(engine, SentimentAnalysis.__tablename__),
+            recent_posts_1h=await aggregator.total(Filters(start=utcnow() - timedelta(hours=1))),
+        )
+        return counted.model_dump_json().encode()
+
+    return Stats.model_validate_json(
+        await cache.kept(cache.names.cache_key("/api/health", "stats"), None, count)
+    )
