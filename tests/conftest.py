@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from export.build import build
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.migrate import drop_database, upgrade, wait_for_database
-from services.common.inference.embedded import EmbeddedTriton
 from services.common.names import RedisNames
 from services.common.settings import Settings, load_settings
+from services.launcher.tritonserver import EmbeddedTriton
 from tests.support import LLM_KEY, FakeProvider, LoneRedis, start_triton
 
 RUN_ID = uuid.uuid4().hex[:8]

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.common.inference.embedded import EmbeddedTriton
+from services.launcher.tritonserver import EmbeddedTriton
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ import websockets
 
 from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import format_utc, utcnow
-from services.launcher import port_free
+from services.launcher.supervisor import port_free
 from tests.support import free_port, start_platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ def test_a_post_goes_from_the_api_to_the_websocket_the_feed_and_the_counts(platf
 def test_the_dashboard_in_a_real_browser(platform: Running) -> None:
     """frontend/e2e/dashboard.mjs drives Chromium; when it says so, a negative burst goes through the
     ingester (the burst scenario), and an alert must appear on the page. The screenshots it takes are left
-    in frontend/e2e/screenshots/ (docs/ holds copies for the README)."""
+    in frontend/e2e/screenshots/ (docs/ holds copies for the README and docs/api.md)."""
     shots = ROOT / "frontend" / "e2e" / "screenshots"
     shots.mkdir(exist_ok=True)
     for old in shots.glob("*.png"):

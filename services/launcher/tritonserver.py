@@ -1,6 +1,6 @@
 """Start, watch and stop the embedded Triton server: the ``tritonserver`` binary of the nvidia-pytriton wheel.
 
-    python -m services.common.inference.embedded --repository model_repository   # until Ctrl-C
+    python -m services.launcher.tritonserver --repository model_repository   # until Ctrl-C
 
 That binary has only the Python backend, so it serves each model with its ``embedded`` config (the Python
 backend running the model's ONNX graph). It listens on 127.0.0.1 only: gRPC for inference, and metrics.
@@ -22,6 +22,7 @@ from types import TracebackType
 
 import tritonclient.grpc as grpcclient
 
+from services.common.cli import configure_logging
 from services.common.processes import session_nice
 
 log = logging.getLogger("triton")
@@ -186,7 +187,7 @@ class EmbeddedTriton:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m services.common.inference.embedded",
+        prog="python -m services.launcher.tritonserver",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-port", type=int, default=8002)
     parser.add_argument("--log-file", type=Path, help="tritonserver's own log (default: discarded)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     server = EmbeddedTriton(
         args.repository, grpc_port=args.grpc_port, metrics_port=args.metrics_port, log_file=args.log_file
     )

@@ -1,0 +1,160 @@
+"""PostgreSQL and Redis for ``make run``: the ones that answer at DATABASE_URL and REDIS_URL, else the
+machine's own services started, else private instances with their data under the data folder
+(docs/running.md)."""
+
+import asyncio
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from services.common.settings import Settings
+from services.launcher.supervisor import Service, StartError, Supervisor, answers, tcp_open, wait_ready
+
+LOCAL = {"127.0.0.1", "localhost", "::1"}
+STARTUP_TIMEOUT_S = {"postgres": 60.0, "redis": 30.0}
+
+
+@dataclass(frozen=True)
+class DataService:
+    """PostgreSQL or Redis: where the platform expects it, and how to start one there."""
+
+    name: str
+    host: str
+    port: int
+    usual_port: int
+    machine_start: list[list[str]]  # the machine's own service, when installed
+    machine_stop: list[list[str]]
+    installed: bool
+
+    def answers(self) -> bool:
+        return answers(self.host, self.port)
+
+
+def _postgres_binaries() -> tuple[str, str] | None:
+    """initdb and postgres: on the PATH, or Debian's newest under /usr/lib/postgresql."""
+    found = [(shutil.which("initdb"), shutil.which("postgres"))]
+    for folder in sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True
+    ):
+        found.append((f"{folder}/initdb", f"{folder}/postgres"))
+    for initdb, postgres in found:
+        if initdb and postgres and os.access(initdb, os.X_OK) and os.access(postgres, os.X_OK):
+            return initdb, postgres
+    return None
+
+
+def data_services(settings: Settings) -> tuple[DataService, DataService]:
+    db = make_url(settings.database_url)
+    redis = urlsplit(settings.redis_url)
+    versions = sorted(os.listdir("/etc/postgresql"), key=float) if os.path.isdir("/etc/postgresql") else []
+    cluster = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"] if versions else []
+    postgres = DataService(
+        "postgres",
+        db.host or "127.0.0.1",
+        db.port or 5432,
+        5432,
+        [[*cluster, "start"]],
+        [[*cluster, "stop"]],
+        bool(shutil.which("pg_ctlcluster") and versions),
+    )
+    redis_start = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379"]
+    redis_server = DataService(
+        "redis",
+        redis.hostname or "127.0.0.1",
+        redis.port or 6379,
+        6379,
+        [[*redis_start, "--save", "", "--appendonly", "no"]],
+        [["redis-cli", "-p", "6379", "shutdown", "nosave"]],
+        bool(shutil.which("redis-server")),
+    )
+    return postgres, redis_server
+
+
+async def start_machine_service(service: DataService) -> bool:
+    """Start the machine's own service when it is down and belongs where the URL points; True if this
+    started it."""
+    if service.answers():
+        return False
+    if not (service.installed and service.host in LOCAL and service.port == service.usual_port):
+        return False
+    for command in service.machine_start:
+        done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise StartError(f"could not start the machine's {service.name}: {done.stderr.strip()}")
+    await wait_ready(tcp_open(service.host, service.port), service.name, STARTUP_TIMEOUT_S[service.name])
+    return True
+
+
+async def ensure(supervisor: Supervisor, service: DataService, data: Path) -> None:
+    """The service answering where the settings say, started here if need be."""
+    if service.answers():
+        supervisor.say("run", f"{service.name}: using the one at {service.host}:{service.port}")
+        return
+    if await start_machine_service(service):
+        supervisor.say("run", f"{service.name}: started the machine's own (stopped again on exit)")
+        supervisor.stop_commands.extend(service.machine_stop)
+        return
+    if service.host not in LOCAL:
+        raise StartError(f"{service.name} does not answer at {service.host}:{service.port}")
+    supervisor.say(
+        "run", f"{service.name}: a private instance on {service.host}:{service.port}, data in {data}"
+    )
+    private = private_postgres if service.name == "postgres" else private_redis
+    await private(supervisor, service, data)
+
+
+async def private_postgres(supervisor: Supervisor, service: DataService, data: Path) -> None:
+    binaries = _postgres_binaries()
+    if binaries is None:
+        raise StartError(
+            f"PostgreSQL does not answer at {service.host}:{service.port} and is not installed "
+            "(apt-get install postgresql, or set DATABASE_URL)"
+        )
+    initdb, postgres = binaries
+    folder = (data / "postgres").resolve()
+    # PostgreSQL refuses to run as root: as root, the data belongs to the postgres user.
+    owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder.mkdir(parents=True, exist_ok=True)
+    if owner:
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    if not (folder / "PG_VERSION").exists():
+        await supervisor.run_once(
+            "initdb", [*owner, initdb, "-D", str(folder), "-U", "postgres", "-A", "trust", "--no-sync"]
+        )
+    argv = [*owner, postgres, "-D", str(folder), "-p", str(service.port), "-k", str(folder)]
+    await supervisor.start(
+        Service(
+            "postgres",
+            [*argv, "-c", f"listen_addresses={service.host}"],
+            ready=tcp_open(service.host, service.port),
+            stop_signal=signal.SIGINT,  # fast shutdown: no client is left by then
+        ),
+        STARTUP_TIMEOUT_S["postgres"],
+    )
+
+
+async def private_redis(supervisor: Supervisor, service: DataService, data: Path) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise StartError(
+            f"Redis does not answer at {service.host}:{service.port} and is not installed "
+            "(apt-get install redis-server, or set REDIS_URL)"
+        )
+    folder = (data / "redis").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [binary, "--port", str(service.port), "--bind", service.host, "--dir", str(folder)]
+    await supervisor.start(
+        Service(
+            "redis", [*argv, "--appendonly", "yes", "--save", ""], ready=tcp_open(service.host, service.port)
+        ),
+        STARTUP_TIMEOUT_S["redis"],
+    )
