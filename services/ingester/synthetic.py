@@ -18,16 +18,14 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from services.common.messages import PostMessage
-from services.common.settings import Settings
+from services.common.settings import Scenario, Settings
 from services.ingester.producer import Pacer, Producer
 from services.ingester.source import Source
 
 log = logging.getLogger("ingester")
 
-Scenario = Literal["steady", "burst"]
 
 SOURCES = {"twitter": 40, "reddit": 25, "mastodon": 15, "bluesky": 12, "threads": 8}
 TOPICS = {
