@@ -1,7 +1,7 @@
 """Accuracy of the bundled model on every dev file: before and after adapting the encoder, fp32 against
 int8, and a confusion-matrix picture for each task.
 
-    .venv/bin/python -m benchmarks.accuracy --data ../shared/data     (make bench-accuracy; ~10 min)
+    .venv/bin/python -m benchmarks.accuracy --data DATA     (make bench-accuracy; ~10 min)
 
 "After" is the committed model scored by `python -m export evaluate --onnx` on the graphs `export build`
 makes (fp32 is the served graph, checked against PyTorch within 1e-4; int8 is its dynamic quantization).

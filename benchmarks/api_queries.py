@@ -3,7 +3,7 @@
 Run ``python -m benchmarks.seed`` first (1,000,000 posts over 7 days into ``sentiment_bench``). The app runs
 in this process (httpx's ASGI transport: no network, no uvicorn) with the answer caches off, so every
 request reaches PostgreSQL; each request is made ``--repeat`` times after one warm-up. This is the query
-cost the load test (issue 10) builds on, not a load test.
+cost the load test (``python -m benchmarks.load``) builds on, not a load test.
 """
 
 import argparse

@@ -5,7 +5,7 @@ benchmarks.seed`` first) with a Redis key prefix of its own; ``--clients``
 WebSocket clients connect to ``/ws/sentiment`` (spread over ``--processes`` client processes, so that the
 clients' own parsing does not all share one core), then ``post`` events are published on the platform's
 channel at ``--rate`` a second for ``--seconds``, each stamped with its publish time. Every client counts
-what it gets and the delay from publish to receipt. Targets (the benchmark issue): every client gets every
+what it gets and the delay from publish to receipt. Targets: every client gets every
 event; p99 delay <= 500 ms; no client starves. Writes benchmarks/results/fanout.json and its RESULTS.md
 section.
 """

@@ -11,7 +11,7 @@ from services.common.labels import to_emotion, to_sentiment
 
 Task = Literal["sentiment", "emotion"]
 
-# The labelled files training reads from its data folder (``../shared/data``), by role: (file, task).
+# The labelled files training reads from its data folder (``--data``), by role: (file, task).
 FILES: dict[str, tuple[str, Task]] = {
     "sentiment_train": ("goemotions_sentiment_train.jsonl", "sentiment"),
     "sentiment_dev": ("goemotions_sentiment_dev.jsonl", "sentiment"),

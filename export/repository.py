@@ -39,7 +39,7 @@ ONNX_FP16_FILE = "model_fp16.onnx"
 @dataclass(frozen=True)
 class Batching:
     """Dynamic batching per profile. CPU: the worker already sends batches of 32, and two one-thread
-    instances beat one big instance here (FINDINGS); GPU: large batches are where it is fast."""
+    instances beat one big instance here (benchmarks/RESULTS.md); GPU: large batches are where it is fast."""
 
     max_batch_size: int
     instances: int

@@ -1,6 +1,6 @@
 """Train the bundled model: heads on the frozen encoder, then the encoder adapted under them.
 
-    python -m export train --data ../shared/data [--folds 5] [--frozen-only]
+    python -m export train --data DATA [--folds 5] [--frozen-only]
 
 Everything is chosen on the dev files only. The 2,000 TweetEval tweets are both the in-domain training
 data for sentiment and its only dev set, so they are scored by k-fold cross-validation: each fold trains both

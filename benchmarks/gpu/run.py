@@ -1,4 +1,4 @@
-"""One prepared script for a GPU machine with no network (an NVIDIA H200 here; ../shared/FINDINGS.md): how
+"""One prepared script for a GPU machine with no network (an NVIDIA H200, for one): how
 fast the classifiers' architectures run, at batch 1 to 1,024, in fp16 and fp32.
 
     python run.py --out gpu.json                      # on the GPU machine: about 5 minutes, stops by --budget-s
@@ -13,8 +13,8 @@ are randomly initialised, which is fine for speed:
 
 Each (model, dtype, batch) is warmed up, then timed over repeated forward passes of --tokens tokens a post
 (synchronised on the GPU); posts/s and the latency of one batch (p50) are written to --out as JSON, with the
-device, torch version and the best batch per model and dtype. Targets at the best batch in fp16 (the
-benchmark issue): bundled >= 100,000 posts/s, roberta-base >= 20,000.
+device, torch version and the best batch per model and dtype. Targets at the best batch in fp16:
+bundled >= 100,000 posts/s, roberta-base >= 20,000.
 """
 
 import argparse

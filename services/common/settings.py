@@ -1,7 +1,9 @@
 """The one settings class: every knob of every service, read from the environment.
 
-Variables are the field names in upper case (``DATABASE_URL`` for ``database_url``). A value that does not
-fit its type or range is refused at start with a message naming the variable.
+Variables are the field names in upper case (``DATABASE_URL`` for ``database_url``), read from the
+environment or from a ``.env`` file in the working directory (the environment wins). A value that does not
+fit its type or range is refused at start with a message naming the variable. ``docs/configuration.md``
+and ``.env.example`` are generated from the descriptions here (``python -m services.common.configuration``).
 """
 
 from functools import lru_cache
@@ -14,71 +16,114 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 # Values copied from an example file and never changed; refused wherever a secret goes.
-PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "changethis", "password", "secret", "placeholder"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "changethis", "password", "secret", "placeholder"}
+)
+
+# The synthetic feed's scenarios and topics (services/ingester/synthetic.py writes the posts for each).
+Scenario = Literal["steady", "burst"]
+SyntheticTopic = Literal["phone", "airline", "coffee", "election", "streaming", "football", "weather"]
 
 
 class SettingsError(ValueError):
     """The environment holds a value the platform cannot run with."""
 
 
+def is_placeholder(secret: str) -> bool:
+    """A secret left as an example file has it (``changeme``, ``password``, ...)."""
+    return secret.strip().lower() in PLACEHOLDER_SECRETS
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable counts as unset, so `NAME=` in .env (or passed on by Compose) means the default.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = Field(
         "postgresql+asyncpg://postgres@127.0.0.1:5432/sentiment",
-        description="PostgreSQL for posts, analyses and alerts (SQLAlchemy URL, asyncpg driver).",
+        description="PostgreSQL for posts, analyses and alerts, as a SQLAlchemy URL with the asyncpg driver. "
+        "A placeholder password (changeme, password, ...) is refused.",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the stream, pub/sub and cache.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis for the stream, pub/sub and the cache (redis://, rediss:// or unix://).",
+    )
     redis_key_prefix: str = Field(
         "",
         max_length=64,
         pattern=r"^[A-Za-z0-9:_.-]*$",
-        description="Put before every Redis key and channel name; lets several platforms share one Redis.",
+        description="Put before every Redis key and channel name, so that several deployments (or test runs) "
+        "can share one Redis. Letters, digits and :_.- only.",
     )
     triton_url: str = Field(
         "127.0.0.1:8001",
         pattern=r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$",
-        description="Triton's gRPC endpoint, host:port.",
+        description="Triton's gRPC endpoint, host:port (make run's embedded Triton serves its metrics on the "
+        "next port).",
     )
-    triton_timeout_s: float = Field(10.0, gt=0, le=300, description="Deadline of one inference call.")
+    triton_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Deadline of one inference call, in seconds; past it the call fails as Triton unavailable.",
+    )
     triton_request_size: int = Field(
         8,
         ge=1,
         le=4096,
-        description="Texts per inference request: a batch goes out sorted by length, this many to a request.",
+        description="Texts per inference request (at most the served max_batch_size). A batch is sorted by "
+        "length and sent as concurrent requests of this many, each padded only to its own longest text: "
+        "padding short posts to a long one's length more than halves the speed on a CPU.",
     )
     model_repository: Path = Field(
         Path("model_repository"),
-        description="Triton's model repository; the client reads the served model's tokenizer from it.",
+        description="Triton's model repository. The client reads the served model's tokenizer from it and "
+        "refuses one whose fingerprint differs from the served model's.",
     )
     db_pool_size: int = Field(
         20,
         ge=1,
         le=1000,
-        description="Connections the API keeps open to PostgreSQL (as many again may open under a burst).",
+        description="Connections the API keeps open to PostgreSQL; as many again may open under a burst "
+        "(each PostgreSQL connection is a process: opening one per request costs more than the request).",
     )
     db_wait_timeout_s: float = Field(
-        60.0, gt=0, le=3600, description="How long `migrate` waits for PostgreSQL to answer."
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long the migrate command waits for PostgreSQL before it gives up (exit 1).",
     )
     stream_max_backlog: int = Field(
         100_000,
         ge=100,
         le=100_000_000,
-        description="Entries on the stream not yet processed beyond which producers slow down (429 over HTTP).",
+        description="Entries on the stream not yet processed at which producers wait (the ingester) or "
+        "answer 429 (POST /api/ingest), and say so.",
     )
     ingest_rate: float = Field(
-        20.0, ge=0, le=100_000, description="Posts per second the ingester sends (0: as fast as it can)."
+        20.0,
+        ge=0,
+        le=100_000,
+        description="Posts a second the ingester sends (0: as fast as the backlog allows).",
     )
     ingest_jitter: float = Field(
-        0.3, ge=0, lt=1, description="Each gap between posts varies by up to this fraction."
+        0.3, ge=0, lt=1, description="Each gap between two posts varies by up to this fraction (0 to 1)."
     )
-    ingest_scenario: Literal["steady", "burst"] = Field(
-        "steady", description="Synthetic feed: the everyday mix, or a negative burst on one topic."
+    ingest_scenario: Scenario = Field(
+        "steady",
+        description="The synthetic feed: steady (the everyday mix) or burst (a negative burst on one topic).",
     )
-    ingest_burst_topic: str = Field("airline", description="The topic of the burst scenario.")
-    ingest_seed: int = Field(42, description="Seed of the synthetic feed: the same seed, the same posts.")
+    ingest_burst_topic: SyntheticTopic = Field("airline", description="The topic of the burst scenario.")
+    ingest_seed: int = Field(
+        42, description="Seed of the synthetic feed: the same seed gives the same posts."
+    )
     worker_batch_size: int = Field(
-        64, ge=1, le=1024, description="Posts a worker reads and classifies at once."
+        64,
+        ge=1,
+        le=1024,
+        description="Posts a worker reads, classifies and writes at once; the larger the batch, the better "
+        "its texts group by length.",
     )
     worker_block_ms: int = Field(
         500, ge=1, le=60_000, description="How long one read waits for posts before it returns what it has."
@@ -87,7 +132,7 @@ class Settings(BaseSettings):
         10,
         ge=0,
         le=19,
-        description="Niceness `make run` gives Triton and the workers: when the CPU is short, the API and the "
+        description="Niceness make run gives Triton and the workers: when the CPU is short, the API and the "
         "dashboard answer first and the analysis catches up (0: all alike).",
     )
     worker_linger_ms: int = Field(
@@ -95,96 +140,151 @@ class Settings(BaseSettings):
         ge=0,
         le=10_000,
         description="How long a read that found fewer than WORKER_BATCH_SIZE posts waits to top its batch up "
-        "(0: not at all): fuller batches at a slow feed, for at most this much more delay.",
+        "(0: not at all): fuller batches from a slow feed, for at most this much more delay.",
     )
     worker_concurrency: int = Field(
         4,
         ge=1,
         le=64,
-        description="Batches one worker keeps in flight (reading, inference, writing overlap).",
+        description="Batches one worker keeps in flight, so that reading, inference and writing overlap.",
     )
     worker_max_failures: int = Field(
-        3, ge=1, le=100, description="Failures of a post on its own account before it is dead-lettered."
+        3,
+        ge=1,
+        le=100,
+        description="Failures of a post on its own account before it goes to the dead-letter stream.",
     )
     worker_claim_idle_s: float = Field(
-        30.0, gt=0, le=86_400, description="Pending this long, a post is taken over from its (dead) consumer."
+        30.0,
+        gt=0,
+        le=86_400,
+        description="A post pending this long with another consumer (a dead worker) is taken over.",
     )
     worker_consumer: str = Field(
         "",
         max_length=128,
         pattern=r"^[A-Za-z0-9_.:-]*$",
-        description="This worker's consumer name in the group; empty: host name and process id.",
+        description="The worker's consumer name in the group; empty: host name and process id. A worker "
+        "restarted under the same name first finishes what it left pending.",
     )
     worker_metrics_port: int = Field(
-        9100, ge=0, le=65_535, description="Port of the worker's /metrics and /health (0: none)."
+        9100,
+        ge=0,
+        le=65_535,
+        description="Port of the worker's /metrics (Prometheus) and /health (0: none); make run gives its "
+        "workers this port, the next, and so on.",
     )
     worker_metrics_host: str = Field(
-        "127.0.0.1", description="Address /metrics and /health bind to (0.0.0.0 inside a container)."
+        "127.0.0.1",
+        description="Address /metrics and /health bind to (0.0.0.0: every interface, for a scraper on the "
+        "network).",
     )
     llm_provider: Literal["none", "groq", "openai", "ollama", "custom"] = Field(
         "none",
-        description="External LLM (OpenAI-compatible chat API) for when Triton is down; none: the worker waits.",
+        description="The external LLM the worker turns to when Triton is down: groq, openai, ollama (a local "
+        "server), custom (any OpenAI-compatible API: set LLM_BASE_URL and LLM_MODEL), or none (the worker "
+        "waits for Triton).",
     )
     llm_base_url: str = Field(
-        "", description="The provider's API base URL; empty: the provider's own (required for custom)."
+        "",
+        description="The chat-completions API's base URL; empty: the provider's own "
+        "(https://api.groq.com/openai/v1, https://api.openai.com/v1, http://127.0.0.1:11434/v1).",
     )
-    llm_model: str = Field("", description="The provider's model; empty: the provider's default.")
+    llm_model: str = Field(
+        "",
+        description="The provider's model; empty: the provider's default (llama-3.1-8b-instant for groq, "
+        "gpt-4o-mini for openai, llama3.2 for ollama).",
+    )
     llm_api_key: SecretStr = Field(
-        SecretStr(""), description="The provider's API key (groq and openai need one); never logged."
+        SecretStr(""),
+        description="The provider's API key (groq and openai need one). Never logged or shown; a placeholder "
+        "is refused.",
     )
     llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Deadline of one provider request.")
     llm_max_retries: int = Field(
-        3, ge=0, le=10, description="Retries of a request on 429 (after Retry-After), 5xx and timeouts."
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a provider request on 429 (after its Retry-After), 5xx, timeouts and dropped "
+        "connections, with exponential backoff and jitter.",
     )
     llm_batch_size: int = Field(16, ge=1, le=256, description="Posts per provider request.")
     llm_concurrency: int = Field(2, ge=1, le=64, description="Provider requests in flight per worker.")
     llm_rate_per_min: int = Field(
-        30, ge=1, le=1_000_000, description="Provider requests per minute, all workers together."
+        30,
+        ge=1,
+        le=1_000_000,
+        description="Provider requests a minute, all workers together (counted in Redis); past it, requests "
+        "wait for the next minute.",
     )
     triton_breaker_failures: int = Field(
-        3, ge=1, le=100, description="Failed Triton calls in a row that switch the worker to the provider."
+        3,
+        ge=1,
+        le=100,
+        description="Failed Triton calls in a row after which the worker classifies through the provider.",
     )
     triton_probe_s: float = Field(
-        15.0, gt=0, le=3600, description="While switched, how often the worker tries Triton again."
+        15.0,
+        gt=0,
+        le=3600,
+        description="While the provider classifies, how often one batch tries Triton again; its success "
+        "switches back.",
     )
     llm_review_below: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="Posts whose sentiment confidence is below this get the provider's opinion (0: off).",
+        description="Posts whose sentiment confidence is under this get the provider's second opinion, which "
+        "becomes their analysis (0: off).",
     )
     llm_review_per_min: int = Field(
-        10, ge=1, le=1_000_000, description="Provider requests per minute for those second opinions."
+        10,
+        ge=1,
+        le=1_000_000,
+        description="Provider requests a minute (all workers) for second opinions; past it, the model's "
+        "labels stand.",
     )
-    backend_host: str = Field("127.0.0.1", description="Address the API binds to (0.0.0.0 in a container).")
-    backend_port: int = Field(8000, ge=1, le=65_535, description="Port of the API.")
+    backend_host: str = Field(
+        "127.0.0.1", description="Address the API binds to (0.0.0.0: every interface, as in a container)."
+    )
+    backend_port: int = Field(
+        8000, ge=1, le=65_535, description="Port of the API (Compose publishes it on the host)."
+    )
     dashboard_port: int = Field(
-        3000, ge=1, le=65_535, description="Port of the dashboard (make run; Compose publishes it)."
+        3000,
+        ge=1,
+        le=65_535,
+        description="Port of the dashboard (make run serves it there; Compose publishes it on the host).",
     )
     api_key: SecretStr = Field(
         SecretStr(""),
-        description="When set, the read endpoints and the WebSocket need it (X-API-Key header or api_key "
-        "query parameter); empty: open, for a local run.",
+        description="When set, every read endpoint but /api/health and /metrics, and the WebSocket, need it "
+        "(header X-API-Key or query parameter api_key); empty: open, for a local run. A placeholder is "
+        "refused.",
     )
     ingest_token: SecretStr = Field(
-        SecretStr(""), description="Bearer token of POST /api/ingest; empty: the endpoint is off."
+        SecretStr(""),
+        description="Bearer token of POST /api/ingest; empty: the endpoint answers 403 (off). A placeholder "
+        "is refused.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         ["http://localhost:3000", "http://127.0.0.1:3000"],
-        description="Comma-separated origins whose pages may call the API from a browser (the dashboard's).",
+        description="Comma-separated origins whose pages may call the API from a browser (the dashboard's); "
+        "others get no CORS headers.",
     )
     cache_ttl_s: float = Field(
         5.0,
         ge=0,
         le=3600,
-        description="How long an aggregation answer (and /api/health's counts) is kept in Redis (0: no cache).",
+        description="Seconds an aggregation answer (and /api/health's counts) is kept in Redis, keyed by path "
+        "and query (0: no cache).",
     )
     feed_cache_ttl_s: float = Field(
         1.0,
         ge=0,
         le=60,
-        description="How long a page of /api/posts is kept in Redis (0: no cache): viewers asking the same "
-        "page within it share one query.",
+        description="Seconds a page of /api/posts is kept in Redis, keyed by query (0: no cache): viewers "
+        "asking for the same page within it share one query.",
     )
     ws_metrics_interval_s: float = Field(
         30.0, gt=0, le=3600, description="How often the WebSocket sends metrics_update to its clients."
@@ -193,30 +293,43 @@ class Settings(BaseSettings):
         1000,
         ge=1,
         le=1_000_000,
-        description="Events waiting for one WebSocket client beyond which that (slow) client is dropped.",
+        description="Events waiting for one WebSocket client beyond which that slow client is dropped (close "
+        "code 1013).",
     )
     alert_check_interval_seconds: float = Field(
-        60.0, gt=0, le=86_400, description="How often the backend evaluates the alert rule."
+        60.0,
+        gt=0,
+        le=86_400,
+        description="How often the alert rule is evaluated (by one backend replica at a time).",
     )
     alert_window_minutes: float = Field(
-        5.0, gt=0, le=10_080, description="The alert rule looks at posts created this many minutes back."
+        5.0, gt=0, le=10_080, description="The alert rule counts the posts created this many minutes back."
     )
     alert_negative_ratio_threshold: float = Field(
         2.0,
         gt=0,
-        description="An alert when negative/positive in the window is above this (no positives: the "
-        "negative count is the ratio).",
+        description="An alert when negative/positive in the window is strictly above this (no positives: the "
+        "ratio is the negative count).",
     )
     alert_min_posts: int = Field(10, ge=1, description="Posts the window needs before the rule applies.")
     alert_cooldown_minutes: float = Field(
-        15.0, ge=0, le=10_080, description="After an alert, no other of the same type for this long."
+        15.0,
+        ge=0,
+        le=10_080,
+        description="After an alert, none of the same type for this long (all replicas together).",
     )
     alert_webhook_url: str = Field(
-        "", pattern=r"^(https?://\S+)?$", description="POST each alert here as JSON; empty: no webhook."
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="POST each alert there as JSON (the alert event's data); empty: no webhook.",
     )
     alert_webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="Deadline of one webhook call.")
     alert_webhook_retries: int = Field(
-        3, ge=0, le=10, description="Retries of a failed webhook call (connection error, timeout, 5xx)."
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a webhook call on a connection error, timeout, 429 or 5xx (exponential "
+        "backoff).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every service."
@@ -233,8 +346,16 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with postgresql+asyncpg://, not {url.drivername}://")
         if not url.database:
             raise ValueError("names no database")
-        if url.password is not None and url.password.lower() in PLACEHOLDER_SECRETS:
+        if url.password is not None and is_placeholder(url.password):
             raise ValueError("has a placeholder password: set a real one")
+        return value
+
+    @field_validator("api_key", "ingest_token", "llm_api_key")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr) -> SecretStr:
+        # Empty stays allowed: it means off. The message must not repeat the value.
+        if is_placeholder(value.get_secret_value()):
+            raise ValueError("is a placeholder: set a real one, or leave it empty (off)")
         return value
 
     @field_validator("redis_url")

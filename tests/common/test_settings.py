@@ -1,9 +1,11 @@
 import subprocess
 import sys
+from typing import get_args
 
 import pytest
 
-from services.common.settings import SettingsError, load_settings
+from services.common.settings import Settings, SettingsError, SyntheticTopic, load_settings
+from services.ingester.synthetic import TOPICS
 
 
 def test_defaults_work_for_a_local_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,3 +98,39 @@ def test_a_service_refuses_to_start_on_a_bad_value() -> None:
     assert done.returncode == 2
     assert "DATABASE_URL: " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["API_KEY", "INGEST_TOKEN", "LLM_API_KEY"])
+@pytest.mark.parametrize("placeholder", ["changeme", "CHANGE_ME", "password", " secret "])
+def test_a_placeholder_secret_is_refused_without_repeating_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, placeholder: str
+) -> None:
+    monkeypatch.setenv(variable, placeholder)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    expected = f"invalid environment: {variable}: is a placeholder: set a real one, or leave it empty (off)"
+    assert str(caught.value) == expected  # names the variable, never the value
+
+
+@pytest.mark.parametrize("variable", ["API_KEY", "INGEST_TOKEN", "LLM_API_KEY"])
+def test_an_empty_secret_means_off_and_a_real_one_is_kept(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "")
+    assert getattr(load_settings(), variable.lower()).get_secret_value() == ""
+    monkeypatch.setenv(variable, "k-7f3a9c2e51d04b86")
+    assert getattr(load_settings(), variable.lower()).get_secret_value() == "k-7f3a9c2e51d04b86"
+
+
+def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_BATCH_SIZE", "")
+    assert load_settings().worker_batch_size == Settings.model_fields["worker_batch_size"].default
+
+
+def test_the_burst_topic_is_one_of_the_synthetic_feeds_topics(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert set(get_args(SyntheticTopic)) == set(TOPICS), "settings.py and synthetic.py name the same topics"
+    monkeypatch.setenv("INGEST_BURST_TOPIC", "weather")
+    assert load_settings().ingest_burst_topic == "weather"
+    monkeypatch.setenv("INGEST_BURST_TOPIC", "gardening")
+    with pytest.raises(SettingsError, match=r"INGEST_BURST_TOPIC: .*'airline'"):
+        load_settings()
