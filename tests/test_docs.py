@@ -58,3 +58,22 @@ def test_the_readme_is_a_door() -> None:
     assert "make run" in commands
     assert "make test" in commands
     assert "```mermaid" in readme, "the architecture diagram"
+
+
+def test_no_code_refers_to_what_is_not_in_the_repository() -> None:
+    suffixes = {".py", ".ts", ".tsx", ".mjs", ".yml", ".toml"}
+    sources = [
+        path
+        for folder in ("services", "export", "benchmarks", "tests", "frontend/src", "frontend/e2e")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in suffixes and path != Path(__file__).resolve() and "node_modules" not in path.parts
+    ]
+    sources += [
+        ROOT / name for name in ("Makefile", "docker-compose.yml", "docker-compose.gpu.yml", "pyproject.toml")
+    ]
+    found = {
+        str(path.relative_to(ROOT)): hits
+        for path in sources
+        if (hits := OUTSIDE.findall(path.read_text(encoding="utf-8", errors="replace")))
+    }
+    assert not found, f"references outside the repository (point at docs/ instead): {found}"

@@ -19,7 +19,7 @@ class Emotion(StrEnum):
     SURPRISE = "surprise"
 
 
-# Labels that checkpoints use for something we already have a name for (ARCHITECTURE.md: mapped at export).
+# Labels that checkpoints use for something we already have a name for (mapped at export: docs/models.md).
 EMOTION_ALIASES: dict[str, Emotion] = {"optimism": Emotion.JOY}
 SENTIMENT_ALIASES: dict[str, Sentiment] = {}
 

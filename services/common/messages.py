@@ -1,6 +1,6 @@
 """The stream message: what producers XADD to ``social_posts_stream`` and the worker reads back.
 
-Fields (ARCHITECTURE.md): ``post_id``, ``source``, ``content``, ``author``, ``created_at``. Every value is a
+Fields (docs/architecture.md): ``post_id``, ``source``, ``content``, ``author``, ``created_at``. Every value is a
 UTF-8 string on the wire. A message that breaks the schema raises ``MessageError``, which names each field
 at fault; it is the message's own fault, never worth a retry.
 """

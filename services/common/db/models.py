@@ -1,5 +1,5 @@
-"""The three tables of ARCHITECTURE.md's data model, with the original specification's column names, and the
-rollup that the aggregations read."""
+"""The three tables of the data model (docs/architecture.md), with the original specification's column
+names, and the rollup that the aggregations read."""
 
 from datetime import datetime
 from typing import Any
