@@ -23,11 +23,6 @@ from tests.support import LLM_KEY, FakeProvider, LoneRedis, start_triton
 RUN_ID = uuid.uuid4().hex[:8]
 
 
-def _admin_dsn(database_url: str) -> str:
-    url = make_url(database_url).set(drivername="postgresql", database="postgres")
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     """The environment's settings, pointed at this run's own database and key prefix."""

@@ -95,7 +95,9 @@ async def test_with_triton_and_the_provider_both_down_the_worker_waits_and_loses
     await add(redis, names, *(post(i) for i in range(10)))
     async with Running(settings) as worker:
         await until(lambda: worker.paused_by is not None and "overloaded" in worker.paused_by, what="a pause")
-        await asyncio.sleep(1)
+        asked = len(provider.requests)
+        await until(lambda: len(provider.requests) >= asked + 3, what="three more tries while paused")
+        assert worker.paused_by is not None
         assert await counts(engine) == (0, 0)
         assert await redis.xlen(names.dead_letter_stream) == 0, "an outage dead-letters nothing"
         provider.mode = "ok"

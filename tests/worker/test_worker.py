@@ -84,16 +84,15 @@ async def test_poison_input_has_a_defined_outcome_and_never_stops_the_worker(
         await until(lambda: stored(engine, 3), what="posts 1, 3 and 9")
         await until(lambda: equals(redis.xlen(names.dead_letter_stream), 7), what="7 dead letters")
     reasons = {d.fields[b"post_id"].decode(): d.reason for d in await dead_letters.read(redis, names)}
+    assert reasons.pop("p4").startswith("created_at: ")  # pydantic's wording of a bad datetime
     assert reasons == {
         "p2": "author: required",
-        "p4": reasons["p4"],
         "p5": "created_at: timestamp has no UTC offset (add 'Z' or '+00:00')",
         "p6": "content: String should have at least 1 character",
         "p7": "content: String should have at most 10000 characters",
         "p8": "content: not valid UTF-8 (byte 3)",
         "p1": "post_id 'p1' is already stored with different content",
     }
-    assert reasons["p4"].startswith("created_at: ")
     assert await pending(redis, names) == 0
     async with engine.connect() as conn:
         assert await conn.scalar(select(SocialMediaPost.content).where(SocialMediaPost.post_id == "p1")) == (

@@ -1,23 +1,16 @@
-"""The REST API on the real PostgreSQL, Redis and Triton: exact shapes, filters, paging, and a 422 that names
-the parameter for every bad value."""
+"""The REST reads on the real PostgreSQL, Redis and Triton: health, exact shapes, filters, paging, the alerts,
+and a 422 that names the parameter for every bad value."""
 
-import asyncio
-import gc
 from datetime import timedelta
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.backend.app import create_app
-from services.common.db.models import SocialMediaPost
-from services.common.labels import Sentiment
-from services.common.names import RedisNames
+from services.common.db.models import SentimentAlert, SocialMediaPost
 from services.common.settings import Settings
 from services.common.timestamps import format_utc
-from tests.backend.conftest import NOW, add_posts, client_for, client_of
+from tests.backend.conftest import NOW, client_for
 from tests.support import free_port
 
 
@@ -122,80 +115,12 @@ async def test_the_cursor_pages_a_live_feed_without_repeats_or_gaps(
         ({"emotion": "joy\n"}, "emotion"),
     ],
 )
-async def test_a_bad_parameter_gets_a_422_that_names_it(
+async def test_a_bad_posts_parameter_gets_a_422_that_names_it(
     api: httpx.AsyncClient, posts: list[str], params: dict[str, str], named: str
 ) -> None:
     response = await api.get("/api/posts", params=params)
     assert response.status_code == 422, response.text
     assert named in [error["loc"][-1] for error in response.json()["detail"]]
-
-
-async def forget_answers(redis: aioredis.Redis, names: RedisNames) -> None:
-    async for key in redis.scan_iter(match=names.cache_key("*")):
-        await redis.delete(key)
-
-
-async def test_aggregations_and_post_pages_are_cached_for_their_ttl_by_path_and_query(
-    settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
-) -> None:
-    await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
-    ttls = {"cache_ttl_s": 60, "feed_cache_ttl_s": 30}
-    await forget_answers(redis, names)  # left by the tests before
-    async for client in client_for(settings.model_copy(update=ttls)):
-        params = {"period": "hour", "end_date": format_utc(NOW)}
-        first = (await client.get("/api/sentiment/aggregate", params=params)).json()
-        assert first["summary"]["total_posts"] == 3
-        page = (await client.get("/api/posts", params={"limit": 10})).json()
-        assert page["total"] == 3
-        await add_posts(session, [(Sentiment.POSITIVE, NOW - timedelta(minutes=1))] * 2, prefix="more")
-        again = (await client.get("/api/sentiment/aggregate", params=params)).json()
-        assert again == first  # within the TTL: the kept answer
-        assert (await client.get("/api/posts", params={"limit": 10})).json() == page
-        other = (await client.get("/api/sentiment/aggregate", params=params | {"period": "day"})).json()
-        assert other["summary"]["total_posts"] == 5
-        distribution = (await client.get("/api/sentiment/distribution", params={"hours": 1})).json()
-        assert distribution["total"] == 5
-        assert len((await client.get("/api/posts", params={"limit": 11})).json()["posts"]) == 5
-        ttl = {key: await redis.pttl(key) async for key in redis.scan_iter(match=names.cache_key("*"))}
-        pages = [t for key, t in ttl.items() if b"/api/posts" in key]
-        assert len(ttl) == 5, list(ttl)
-        assert len(pages) == 2
-        assert all(0 < t <= 30_000 for t in pages)
-        assert all(30_000 < t <= 60_000 for key, t in ttl.items() if b"/api/posts" not in key)
-
-
-async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build(
-    settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
-) -> None:
-    await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
-    app = create_app(settings.model_copy(update={"cache_ttl_s": 60, "feed_cache_ttl_s": 30}))
-    statements: list[str] = []
-    asks = [("/api/sentiment/aggregate", {"period": "minute"}), ("/api/posts", {"limit": "7"})]
-    async for client in client_of(app):
-        event.listen(
-            app.state.backend.reads.sync_engine,  # the reads (the alert checks use the engine)
-            "before_cursor_execute",
-            lambda _conn, _cursor, statement, *_: statements.append(statement),
-        )
-        for path, params in asks:
-            alone: list[str] = []
-            for viewers in (1, 10):
-                await forget_answers(redis, names)
-                statements.clear()
-                answers = await asyncio.gather(*(client.get(path, params=params) for _ in range(viewers)))
-                assert {a.status_code for a in answers} == {200}
-                assert len({a.content for a in answers}) == 1
-                alone = alone or sorted(statements)  # a page's rows and total run at once: any order
-                assert sorted(statements) == alone, path  # ten viewers at once: the queries of one
-
-
-async def test_while_the_api_runs_what_it_made_at_start_is_left_out_of_full_collections(
-    settings: Settings,
-) -> None:
-    assert gc.get_freeze_count() == 0
-    async for _client in client_for(settings):
-        assert gc.get_freeze_count() > 10_000  # the modules, the app, its clients
-    assert gc.get_freeze_count() == 0
 
 
 async def test_the_dashboards_origin_may_call_the_api_and_others_get_no_cors_headers(
@@ -210,3 +135,71 @@ async def test_the_dashboards_origin_may_call_the_api_and_others_get_no_cors_hea
     assert preflight.status_code == 200
     other = await api.get("/api/alerts", headers={"Origin": "http://elsewhere.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.fixture
+async def alerts(session: AsyncSession) -> None:
+    for i in range(12):
+        at = NOW - timedelta(hours=i)
+        session.add(
+            SentimentAlert(
+                alert_type="high_negative_ratio",
+                threshold_value=2.0,
+                actual_value=2.5 + i,
+                window_start=at - timedelta(minutes=5),
+                window_end=at,
+                post_count=20 + i,
+                triggered_at=at,
+                details={"negative": 10 + i, "positive": 4},
+            )
+        )
+    await session.commit()
+
+
+@pytest.mark.usefixtures("alerts")
+async def test_alerts_come_newest_first_in_the_contract_shape(api: httpx.AsyncClient) -> None:
+    body = (await api.get("/api/alerts", params={"limit": 5, "offset": 2})).json()
+    assert (body["total"], body["limit"], body["offset"]) == (12, 5, 2)
+    assert [a["actual_value"] for a in body["alerts"]] == [4.5, 5.5, 6.5, 7.5, 8.5]
+    first = body["alerts"][0]
+    assert set(first) == {
+        "id",
+        "alert_type",
+        "threshold_value",
+        "actual_value",
+        "window_start",
+        "window_end",
+        "post_count",
+        "triggered_at",
+        "details",
+    }
+    assert first["triggered_at"] == format_utc(NOW - timedelta(hours=2))
+    assert first["details"] == {"negative": 12, "positive": 4}
+
+
+@pytest.mark.usefixtures("alerts")
+async def test_alerts_filter_by_when_they_were_raised(api: httpx.AsyncClient) -> None:
+    params = {
+        "start_date": format_utc(NOW - timedelta(hours=3)),
+        "end_date": format_utc(NOW - timedelta(hours=1)),
+    }
+    body = (await api.get("/api/alerts", params=params)).json()
+    assert body["total"] == 3
+    assert [a["post_count"] for a in body["alerts"]] == [21, 22, 23]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"offset": "x"}, "offset"),
+        ({"start_date": "2026-13-01T00:00:00Z"}, "start_date"),
+        ({"start_date": "2026-11-28T10:00:00Z", "end_date": "2026-11-27T10:00:00Z"}, "start_date"),
+    ],
+)
+async def test_a_bad_alerts_parameter_gets_a_422_that_names_it(
+    api: httpx.AsyncClient, params: dict[str, str], named: str
+) -> None:
+    response = await api.get("/api/alerts", params=params)
+    assert response.status_code == 422, response.text
+    assert named in [error["loc"][-1] for error in response.json()["detail"]]

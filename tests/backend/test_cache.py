@@ -1,0 +1,75 @@
+"""The answer cache on the real Redis: answers kept for their TTL by path and query, and viewers asking at
+once for an answer not kept yet sharing one build."""
+
+import asyncio
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.backend.app import create_app
+from services.common.labels import Sentiment
+from services.common.names import RedisNames
+from services.common.settings import Settings
+from services.common.timestamps import format_utc
+from tests.backend.conftest import NOW, add_posts, client_for, client_of
+
+
+async def forget_answers(redis: aioredis.Redis, names: RedisNames) -> None:
+    async for key in redis.scan_iter(match=names.cache_key("*")):
+        await redis.delete(key)
+
+
+async def test_aggregations_and_post_pages_are_cached_for_their_ttl_by_path_and_query(
+    settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
+    ttls = {"cache_ttl_s": 60, "feed_cache_ttl_s": 30}
+    await forget_answers(redis, names)  # left by the tests before
+    async for client in client_for(settings.model_copy(update=ttls)):
+        params = {"period": "hour", "end_date": format_utc(NOW)}
+        first = (await client.get("/api/sentiment/aggregate", params=params)).json()
+        assert first["summary"]["total_posts"] == 3
+        page = (await client.get("/api/posts", params={"limit": 10})).json()
+        assert page["total"] == 3
+        await add_posts(session, [(Sentiment.POSITIVE, NOW - timedelta(minutes=1))] * 2, prefix="more")
+        again = (await client.get("/api/sentiment/aggregate", params=params)).json()
+        assert again == first  # within the TTL: the kept answer
+        assert (await client.get("/api/posts", params={"limit": 10})).json() == page
+        other = (await client.get("/api/sentiment/aggregate", params=params | {"period": "day"})).json()
+        assert other["summary"]["total_posts"] == 5
+        distribution = (await client.get("/api/sentiment/distribution", params={"hours": 1})).json()
+        assert distribution["total"] == 5
+        assert len((await client.get("/api/posts", params={"limit": 11})).json()["posts"]) == 5
+        ttl = {key: await redis.pttl(key) async for key in redis.scan_iter(match=names.cache_key("*"))}
+        pages = [t for key, t in ttl.items() if b"/api/posts" in key]
+        assert len(ttl) == 5, list(ttl)
+        assert len(pages) == 2
+        assert all(0 < t <= 30_000 for t in pages)
+        assert all(30_000 < t <= 60_000 for key, t in ttl.items() if b"/api/posts" not in key)
+
+
+async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build(
+    settings: Settings, session: AsyncSession, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    await add_posts(session, [(Sentiment.NEGATIVE, NOW - timedelta(minutes=1))] * 3)
+    app = create_app(settings.model_copy(update={"cache_ttl_s": 60, "feed_cache_ttl_s": 30}))
+    statements: list[str] = []
+    asks = [("/api/sentiment/aggregate", {"period": "minute"}), ("/api/posts", {"limit": "7"})]
+    async for client in client_of(app):
+        event.listen(
+            app.state.backend.reads.sync_engine,  # the reads (the alert checks use the engine)
+            "before_cursor_execute",
+            lambda _conn, _cursor, statement, *_: statements.append(statement),
+        )
+        for path, params in asks:
+            alone: list[str] = []
+            for viewers in (1, 10):
+                await forget_answers(redis, names)
+                statements.clear()
+                answers = await asyncio.gather(*(client.get(path, params=params) for _ in range(viewers)))
+                assert {a.status_code for a in answers} == {200}
+                assert len({a.content for a in answers}) == 1
+                alone = alone or sorted(statements)  # a page's rows and total run at once: any order
+                assert sorted(statements) == alone, path  # ten viewers at once: the queries of one
