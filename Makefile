@@ -48,9 +48,9 @@ model: $(MODEL)
 
 # The embedded Triton server in the foreground (gRPC on 127.0.0.1:8001) until Ctrl-C.
 triton: system-deps model
-	$(BIN)/python -m services.common.inference.embedded --repository model_repository --log-file tritonserver.log
+	$(BIN)/python -m services.launcher.tritonserver --repository model_repository --log-file tritonserver.log
 
-# The whole platform in the foreground until Ctrl-C (services/launcher.py): PostgreSQL and Redis (started
+# The whole platform in the foreground until Ctrl-C (services/launcher/, docs/running.md): PostgreSQL and Redis (started
 # when down), migrations, the embedded Triton, WORKERS workers (/metrics and /health on 9100, 9101, ...),
 # the API on 8000, the synthetic ingester; a log per service in logs/.
 WORKERS ?= 2
@@ -66,9 +66,26 @@ frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SO
 	cd frontend && npm run build
 dashboard: frontend/dist/index.html
 
-# The dashboard's own checks: TypeScript and the Vitest unit tests.
-dashboard-test: frontend/node_modules/.package-lock.json
-	cd frontend && npm run typecheck && npm test
+# The dashboard's own checks: its generated types are current, TypeScript, ESLint and the Vitest unit tests.
+dashboard-test: frontend/node_modules/.package-lock.json contract-check
+	cd frontend && npm run typecheck && npm run lint && npm test
+
+# The dashboard's types of the REST API and the WebSocket events (frontend/src/generated/), generated from the
+# Python models (services/backend/contract.py): `make contract` rewrites them; `make contract-check` fails
+# when the committed ones differ from what the models give now.
+.PHONY: contract contract-check duplicates
+CONTRACT_PYTHON = PYTHON=$(abspath $(BIN)/python)
+contract: install frontend/node_modules/.package-lock.json
+	cd frontend && $(CONTRACT_PYTHON) npm run generate
+contract-check: install frontend/node_modules/.package-lock.json
+	@fresh=$$(mktemp -d) && trap 'rm -rf "$$fresh"' EXIT && cd frontend \
+		&& $(CONTRACT_PYTHON) node scripts/generate.mjs "$$fresh" && diff -ru src/generated "$$fresh" \
+		|| { echo "frontend/src/generated/ is stale (or could not be generated): run make contract"; exit 1; }
+
+# Duplicated code over services/, frontend/src/, export/, benchmarks/ and tests/ (jscpd, .jscpd.json: six
+# lines or more): prints the clones and their count, and fails when duplicated lines pass its threshold (%).
+duplicates: frontend/node_modules/.package-lock.json
+	frontend/node_modules/.bin/jscpd
 
 lint: install
 	$(BIN)/ruff check .
@@ -77,7 +94,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install test-deps services model lint typecheck dashboard dashboard-test
+test: install test-deps services model lint typecheck dashboard dashboard-test duplicates
 	$(BIN)/pytest
 
 # Benchmarks: each prints a table, writes benchmarks/results/<name>.json and its section of RESULTS.md.

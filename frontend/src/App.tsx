@@ -7,26 +7,19 @@ import { Header } from './components/Header'
 import { LiveFeed } from './components/LiveFeed'
 import { SentimentChart } from './components/SentimentChart'
 import { Live, socketUrl } from './live'
-import type { Filters } from './state'
 import { initialState, postsLastMinute, reducer } from './state'
-import type { Period } from './types'
+import type { Filters, Period } from './types'
 
 const HEALTH_EVERY_MS = 15_000
 const TICK_MS = 5_000 // the throughput forgets arrivals older than a minute even when nothing arrives
 
-declare global {
-  interface Window {
-    dashboardRenders?: number // read by benchmarks/dashboard.py
-  }
-}
-
 export function App() {
   const [state, dispatch] = useReducer(reducer, initialState)
-  useEffect(() => {
-    window.dashboardRenders = (window.dashboardRenders ?? 0) + 1 // after each render of the page
-  })
+  // What reload() asks for: the view as last rendered (the socket's reconnect handler outlives renders).
   const view = useRef({ period: state.period, rangeHours: state.rangeHours, filters: state.filters })
-  view.current = { period: state.period, rangeHours: state.rangeHours, filters: state.filters }
+  useEffect(() => {
+    view.current = { period: state.period, rangeHours: state.rangeHours, filters: state.filters }
+  }, [state.period, state.rangeHours, state.filters])
 
   const reload = useCallback(() => {
     const { period, rangeHours, filters } = view.current
@@ -77,7 +70,7 @@ export function App() {
 
   return (
     <div className="app">
-      <Header connection={state.connection} health={state.health} postsLastMinute={postsLastMinute(state, Date.now())} />
+      <Header connection={state.connection} health={state.health} postsLastMinute={postsLastMinute(state, state.now)} />
       <AlertNotice alert={state.notice} onDismiss={() => dispatch({ type: 'dismiss' })} />
       {state.error && <div className="error" role="alert">{state.error} <button onClick={reload}>Retry</button></div>}
       {state.loading ? (

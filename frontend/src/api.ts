@@ -1,21 +1,64 @@
-// The REST API. Its base URL is VITE_API_BASE at build time; empty (the default) is this page's own origin,
-// where `make run` (vite preview) and Compose (nginx) pass /api on to the backend.
-import type { AlertData, ApiPost, Distribution, EmotionBucket, Health, Period, SentimentBucket } from './types'
-import type { Filters, Loaded } from './state'
+// The REST API, and its answers adapted to the page's shapes. Its base URL is VITE_API_BASE at build time;
+// empty (the default) is this page's own origin, where `make run` (vite preview) and Compose (nginx) pass /api
+// on to the backend.
+import type { paths } from './generated/api'
+import type { AlertData, ApiPost, Distribution, EmotionBucket, FeedPost, Filters, Health, Period, SentimentBucket } from './types'
+import { PREVIEW_CHARS } from './types'
 
 export const API_BASE: string = import.meta.env.VITE_API_BASE ?? ''
 
-async function get<T>(path: string, params: Record<string, string | number> = {}): Promise<T> {
+type Get<P extends keyof paths> = NonNullable<paths[P]['get']>
+/** The query parameters of GET `P`, as the OpenAPI document has them. */
+type Query<P extends keyof paths> = Get<P> extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never
+/** The JSON of GET `P`'s 200 answer. */
+type Answer<P extends keyof paths> = Get<P> extends { responses: { 200: { content: { 'application/json': infer A } } } }
+  ? A
+  : never
+
+async function get<P extends keyof paths>(path: P, params?: Query<P>): Promise<Answer<P>> {
   const query = new URLSearchParams(
-    Object.entries(params)
-      .filter(([, v]) => v !== '')
+    Object.entries(params ?? {})
+      .filter(([, v]) => v !== '' && v !== null && v !== undefined)
       .map(([k, v]) => [k, String(v)]),
   )
   const response = await fetch(`${API_BASE}${path}${query.size ? `?${query}` : ''}`)
   if (!response.ok && !(path === '/api/health' && response.status === 503)) {
     throw new Error(`${path} answered ${response.status}`)
   }
-  return (await response.json()) as T
+  return (await response.json()) as Answer<P>
+}
+
+/** The content as a `post` event carries it (services/common/events.py `preview`): all of it up to
+ * PREVIEW_CHARS characters (code points, as Python counts them), else the first PREVIEW_CHARS - 1 and "…". */
+export function preview(content: string): string {
+  if (content.length <= PREVIEW_CHARS) return content // UTF-16 units: never fewer than the code points
+  const chars = Array.from(content)
+  return chars.length <= PREVIEW_CHARS ? content : `${chars.slice(0, PREVIEW_CHARS - 1).join('')}…`
+}
+
+/** A REST post as the feed shows it: flat, as the `post` event is, and its content cut the same way. */
+export function fromApi(post: ApiPost): FeedPost {
+  return {
+    post_id: post.post_id,
+    content: preview(post.content),
+    source: post.source,
+    author: post.author,
+    created_at: post.created_at,
+    sentiment_label: post.sentiment.label,
+    confidence_score: post.sentiment.confidence,
+    emotion: post.sentiment.emotion,
+    model_name: post.sentiment.model_name,
+  }
+}
+
+export interface Loaded {
+  health: Health | null
+  series: SentimentBucket[]
+  emotions: EmotionBucket[]
+  distribution: Distribution
+  posts: FeedPost[]
+  alerts: AlertData[]
+  lastMinute: number // posts created in the minute before the load
 }
 
 export async function loadSeries(
@@ -27,28 +70,28 @@ export async function loadSeries(
   const start = Math.floor((Date.now() - rangeHours * 3_600_000) / 60_000) * 60_000
   const params = { period, start_date: new Date(start).toISOString() }
   const [series, emotions] = await Promise.all([
-    get<{ data: SentimentBucket[] }>('/api/sentiment/aggregate', params),
-    get<{ data: EmotionBucket[] }>('/api/sentiment/emotions', params),
+    get('/api/sentiment/aggregate', params),
+    get('/api/sentiment/emotions', params),
   ])
   return { series: series.data, emotions: emotions.data }
 }
 
-export async function loadPosts(filters: Filters): Promise<ApiPost[]> {
-  const found = await get<{ posts: ApiPost[] }>('/api/posts', { limit: 100, ...filters })
-  return found.posts
+export async function loadPosts(filters: Filters): Promise<FeedPost[]> {
+  const found = await get('/api/posts', { limit: 100, ...filters })
+  return found.posts.map(fromApi)
 }
 
 export async function loadAll(period: Period, rangeHours: number, filters: Filters): Promise<Loaded> {
-  const minute = { period: 'minute', start_date: new Date(Date.now() - 60_000).toISOString() }
+  const minute = { period: 'minute', start_date: new Date(Date.now() - 60_000).toISOString() } as const
   const [health, series, distribution, posts, alerts, lastMinute] = await Promise.all([
-    get<Health>('/api/health').catch(() => null),
+    get('/api/health').catch(() => null),
     loadSeries(period, rangeHours),
-    get<Distribution>('/api/sentiment/distribution', { hours: 24 }),
+    get('/api/sentiment/distribution', { hours: 24 }),
     loadPosts(filters),
-    get<{ alerts: AlertData[] }>('/api/alerts', { limit: 20 }),
-    get<{ summary: { total_posts: number } }>('/api/sentiment/aggregate', minute),
+    get('/api/alerts', { limit: 20 }),
+    get('/api/sentiment/aggregate', minute),
   ])
   return { health, ...series, distribution, posts, alerts: alerts.alerts, lastMinute: lastMinute.summary.total_posts }
 }
 
-export const loadHealth = (): Promise<Health> => get<Health>('/api/health')
+export const loadHealth = (): Promise<Health> => get('/api/health')

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { FLUSH_MS, Live, OFFLINE_AFTER, backoff, socketUrl } from './live'
-import type { Connection } from './state'
-import type { LiveEvent } from './types'
+import type { Connection, LiveEvent } from './types'
 
 class FakeSocket {
   onopen: ((ev: Event) => unknown) | null = null

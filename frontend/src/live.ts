@@ -1,6 +1,5 @@
 // The WebSocket /ws/sentiment: events batched into a few updates a second, reconnection with backoff.
-import type { LiveEvent } from './types'
-import type { Connection } from './state'
+import type { Connection, LiveEvent } from './types'
 
 export const FLUSH_MS = 250 // at most 4 state updates a second, however fast events come
 export const OFFLINE_AFTER = 3 // failed attempts in a row before the header says offline

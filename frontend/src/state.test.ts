@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Action, State } from './state'
-import { ALERTS_CAP, FEED_CAP, bucketOf, initialState, postsLastMinute, reducer } from './state'
+import { ALERTS_CAP, FEED_CAP, bucketOf, initialState, percentages, postsLastMinute, reducer } from './state'
 import type { AlertData, EmotionBucket, LiveEvent, PostData, SentimentBucket } from './types'
 import { EMOTIONS } from './types'
 
@@ -17,6 +17,7 @@ function post(i: number, over: Partial<PostData> = {}): PostData {
     confidence_score: 0.5,
     emotion: 'joy',
     model_name: 'm',
+    analyzed_at: new Date(T0 + i * 1000).toISOString(),
     ...over,
   }
 }
@@ -34,7 +35,10 @@ const posts = (...list: PostData[]): Action => events(...list.map((data) => ({ t
 function minutes(count: number): { series: SentimentBucket[]; emotions: EmotionBucket[] } {
   const stamps = Array.from({ length: count }, (_, i) => new Date(T0 - (count - 1 - i) * 60_000).toISOString())
   return {
-    series: stamps.map((timestamp) => ({ timestamp, positive_count: 0, negative_count: 0, neutral_count: 0, total_count: 0, average_confidence: 0 })),
+    series: stamps.map((timestamp) => ({
+      timestamp, positive_count: 0, negative_count: 0, neutral_count: 0, total_count: 0,
+      positive_percentage: 0, negative_percentage: 0, neutral_percentage: 0, average_confidence: 0,
+    })),
     emotions: stamps.map((timestamp) => ({ timestamp, counts: Object.fromEntries(EMOTIONS.map((e) => [e, 0])) as EmotionBucket['counts'], total: 0 })),
   }
 }
@@ -158,5 +162,21 @@ describe('an alert event', () => {
     for (let i = 0; i < ALERTS_CAP + 5; i++) state = reducer(state, events({ type: 'alert', data: alert(i) }))
     expect(state.alerts).toHaveLength(ALERTS_CAP)
     expect(state.alerts[0].id).toBe(ALERTS_CAP + 4)
+  })
+})
+
+describe('percentages', () => {
+  it('sum to 100 where rounding each share would not (largest remainder, as the API computes them)', () => {
+    // services/backend/aggregation.py percentages() gives these; rounding each gives 99.99 and 100.01
+    expect(percentages({ negative: 1, neutral: 1, positive: 1 })).toEqual({ negative: 33.34, neutral: 33.33, positive: 33.33 })
+    expect(percentages({ negative: 1, neutral: 1, positive: 4 })).toEqual({ negative: 16.67, neutral: 16.66, positive: 66.67 })
+  })
+
+  it('match the API on a bucket with no tie', () => {
+    expect(percentages({ negative: 7, neutral: 11, positive: 13 })).toEqual({ negative: 22.58, neutral: 35.48, positive: 41.94 })
+  })
+
+  it('are all 0 when there is nothing', () => {
+    expect(percentages({ negative: 0, neutral: 0, positive: 0 })).toEqual({ negative: 0, neutral: 0, positive: 0 })
   })
 })

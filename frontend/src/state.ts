@@ -1,27 +1,23 @@
 // The dashboard's state, in one place: a reducer over what the REST API loads and the WebSocket sends.
+import type { Loaded } from './api'
+import { SENTIMENT_VALUES } from './generated/events'
 import type {
   AlertData,
-  ApiPost,
+  Connection,
   Distribution,
   EmotionBucket,
+  FeedPost,
+  Filters,
   Health,
   LiveEvent,
   Period,
-  PostData,
   Sentiment,
   SentimentBucket,
 } from './types'
-import { EMOTIONS, SENTIMENTS } from './types'
+import { EMOTIONS } from './types'
 
 export const FEED_CAP = 100 // posts shown; older ones drop off
 export const ALERTS_CAP = 50
-
-export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline'
-
-export interface Filters {
-  source: string
-  sentiment: '' | Sentiment
-}
 
 export interface State {
   connection: Connection
@@ -33,8 +29,8 @@ export interface State {
   series: SentimentBucket[]
   emotions: EmotionBucket[]
   distribution: Distribution | null
-  feed: PostData[]
-  held: PostData[] // posts that arrived while the feed was paused
+  feed: FeedPost[]
+  held: FeedPost[] // posts that arrived while the feed was paused
   paused: boolean
   filters: Filters
   alerts: AlertData[]
@@ -42,6 +38,7 @@ export interface State {
   arrivals: number[] // when each post of the last minute arrived (ms), for the throughput
   lastMinuteAtLoad: number // posts of the minute before the data was loaded (REST)
   loadedAt: number // when (ms)
+  now: number // the clock (ms) as of the last load, batch of events or tick: what "the last minute" ends at
 }
 
 export const initialState: State = {
@@ -63,16 +60,7 @@ export const initialState: State = {
   arrivals: [],
   lastMinuteAtLoad: 0,
   loadedAt: 0,
-}
-
-export interface Loaded {
-  health: Health | null
-  series: SentimentBucket[]
-  emotions: EmotionBucket[]
-  distribution: Distribution
-  posts: ApiPost[]
-  alerts: AlertData[]
-  lastMinute: number // posts created in the minute before the load
+  now: 0,
 }
 
 export type Action =
@@ -81,26 +69,12 @@ export type Action =
   | { type: 'failed'; message: string }
   | { type: 'loaded_health'; health: Health | null }
   | { type: 'series'; series: SentimentBucket[]; emotions: EmotionBucket[] }
-  | { type: 'feed'; posts: ApiPost[] }
+  | { type: 'feed'; posts: FeedPost[] }
   | { type: 'events'; events: LiveEvent[]; now: number }
   | { type: 'period'; period: Period; rangeHours: number }
   | { type: 'filters'; filters: Filters }
   | { type: 'pause'; paused: boolean }
   | { type: 'dismiss' }
-
-export function fromApi(post: ApiPost): PostData {
-  return {
-    post_id: post.post_id,
-    content: post.content,
-    source: post.source,
-    author: post.author,
-    created_at: post.created_at,
-    sentiment_label: post.sentiment.label,
-    confidence_score: post.sentiment.confidence,
-    emotion: post.sentiment.emotion,
-    model_name: post.sentiment.model_name,
-  }
-}
 
 /** Posts in the last minute: those that arrived live, plus, until the page has watched a whole minute, the
  * share of the REST count of the minute before it loaded that is still inside the window. */
@@ -110,7 +84,7 @@ export function postsLastMinute(state: State, now: number): number {
   return live + Math.round(state.lastMinuteAtLoad * unseen)
 }
 
-export function matches(post: PostData, filters: Filters): boolean {
+export function matches(post: FeedPost, filters: Filters): boolean {
   return (
     (!filters.source || post.source === filters.source) &&
     (!filters.sentiment || post.sentiment_label === filters.sentiment)
@@ -130,7 +104,7 @@ export function bucketOf(moment: string, period: Period): number {
 function countInto(
   series: SentimentBucket[],
   emotions: EmotionBucket[],
-  posts: PostData[],
+  posts: FeedPost[],
   period: Period,
 ): [SentimentBucket[], EmotionBucket[]] {
   if (!posts.length || !series.length || series.length !== emotions.length) return [series, emotions]
@@ -141,7 +115,7 @@ function countInto(
     const bucket = bucketOf(post.created_at, period)
     for (let t = Date.parse(s[s.length - 1].timestamp) + step; t <= bucket; t += step) {
       const timestamp = new Date(t).toISOString()
-      s.push({ timestamp, positive_count: 0, negative_count: 0, neutral_count: 0, total_count: 0, average_confidence: 0 })
+      s.push({ timestamp, ...bucketCounts({ positive: 0, negative: 0, neutral: 0 }), average_confidence: 0 })
       e.push({ timestamp, counts: Object.fromEntries(EMOTIONS.map((x) => [x, 0])) as EmotionBucket['counts'], total: 0 })
       s.shift()
       e.shift()
@@ -150,16 +124,31 @@ function countInto(
     if (i < 0 || !Number.isInteger(i) || i >= s.length) continue // before the window, or not its buckets
     const b = s[i]
     b.average_confidence = (b.average_confidence * b.total_count + post.confidence_score) / (b.total_count + 1)
-    b[`${post.sentiment_label}_count`] += 1
-    b.total_count += 1
+    const counts = { positive: b.positive_count, negative: b.negative_count, neutral: b.neutral_count }
+    counts[post.sentiment_label] += 1
+    Object.assign(b, bucketCounts(counts))
     e[i].counts[post.emotion] += 1
     e[i].total += 1
   }
   return [s, e]
 }
 
+/** A time-series bucket's counts and shares, as the API gives them. */
+function bucketCounts(counts: Record<Sentiment, number>): Omit<SentimentBucket, 'timestamp' | 'average_confidence'> {
+  const shares = percentages(counts)
+  return {
+    positive_count: counts.positive,
+    negative_count: counts.negative,
+    neutral_count: counts.neutral,
+    total_count: counts.positive + counts.negative + counts.neutral,
+    positive_percentage: shares.positive,
+    negative_percentage: shares.negative,
+    neutral_percentage: shares.neutral,
+  }
+}
+
 /** Live posts added to the last 24 hours' counts, until the next metrics_update replaces them. */
-function countPosts(current: Distribution, posts: PostData[]): Distribution {
+function countPosts(current: Distribution, posts: FeedPost[]): Distribution {
   const counts = { ...current.distribution }
   const emotions = { ...current.top_emotions }
   for (const post of posts) {
@@ -174,11 +163,19 @@ function countPosts(current: Distribution, posts: PostData[]): Distribution {
   }
 }
 
-function percentages(counts: Record<Sentiment, number>): Record<Sentiment, number> {
-  const total = SENTIMENTS.reduce((sum, s) => sum + counts[s], 0)
-  return Object.fromEntries(
-    SENTIMENTS.map((s) => [s, total ? Math.round((10_000 * counts[s]) / total) / 100 : 0]),
-  ) as Record<Sentiment, number>
+/** Each count's share of the total in percent, to 2 places, summing to exactly 100 (largest remainder), or
+ * all 0 when there is nothing: services/backend/aggregation.py `percentages` step for step, ties going to the
+ * label first in the API's order, so that the page and the API agree to the hundredth. */
+export function percentages(counts: Record<Sentiment, number>): Record<Sentiment, number> {
+  const labels = SENTIMENT_VALUES
+  const total = labels.reduce((sum, s) => sum + counts[s], 0)
+  const exact = labels.map((s) => (total ? (10_000 * counts[s]) / total : 0)) // hundredths of a percent
+  const floors = exact.map(Math.trunc)
+  const short = total ? 10_000 - floors.reduce((sum, n) => sum + n, 0) : 0
+  const key = (i: number) => floors[i] - exact[i]
+  const order = labels.map((_, i) => i).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+  for (const i of order.slice(0, short)) floors[i] += 1
+  return Object.fromEntries(labels.map((s, i) => [s, floors[i] / 100])) as Record<Sentiment, number>
 }
 
 export function reducer(state: State, action: Action): State {
@@ -195,12 +192,13 @@ export function reducer(state: State, action: Action): State {
         series: data.series,
         emotions: data.emotions,
         distribution: data.distribution,
-        feed: data.posts.map(fromApi).slice(0, FEED_CAP),
+        feed: data.posts.slice(0, FEED_CAP),
         held: [],
         alerts: data.alerts.slice(0, ALERTS_CAP),
         arrivals: [],
         lastMinuteAtLoad: data.lastMinute,
         loadedAt: action.now,
+        now: action.now,
       }
     }
     case 'failed':
@@ -210,7 +208,7 @@ export function reducer(state: State, action: Action): State {
     case 'series':
       return { ...state, series: action.series, emotions: action.emotions }
     case 'feed':
-      return { ...state, feed: action.posts.map(fromApi).slice(0, FEED_CAP), held: [] }
+      return { ...state, feed: action.posts.slice(0, FEED_CAP), held: [] }
     case 'period': // the old buckets are of the old period: none until the new series arrives
       return { ...state, period: action.period, rangeHours: action.rangeHours, series: [], emotions: [] }
     case 'filters':
@@ -226,7 +224,7 @@ export function reducer(state: State, action: Action): State {
 }
 
 function applyEvents(state: State, events: LiveEvent[], now: number): State {
-  const posts: PostData[] = []
+  const posts: FeedPost[] = []
   // A post the REST load already brought (its event came just after the query) is not shown or counted twice.
   const seen = new Set([...state.feed, ...state.held].map((p) => p.post_id))
   let { alerts, notice, distribution } = state
@@ -263,6 +261,7 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
     series,
     emotions,
     arrivals,
+    now,
     feed: state.paused ? state.feed : [...newest, ...state.feed].slice(0, FEED_CAP),
     held: state.paused ? [...newest, ...state.held].slice(0, FEED_CAP) : state.held,
   }

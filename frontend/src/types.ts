@@ -1,90 +1,56 @@
-// The shapes the API and the WebSocket send (README: "The API"; services/common/events.py).
+// The shapes the page works with. Those of the REST API and the WebSocket are generated from the Python models
+// (src/generated/, `npm run generate`); here they get the names the components use.
+import type { components } from './generated/api'
+import type { PostData, Sentiment } from './generated/events'
+import { EMOTION_VALUES } from './generated/events'
 
-export const SENTIMENTS = ['positive', 'negative', 'neutral'] as const
-export type Sentiment = (typeof SENTIMENTS)[number]
-export const EMOTIONS = ['anger', 'disgust', 'fear', 'joy', 'neutral', 'sadness', 'surprise'] as const
-export type Emotion = (typeof EMOTIONS)[number]
-export type Period = 'minute' | 'hour' | 'day'
+export type {
+  AlertData,
+  Emotion,
+  LiveEvent,
+  MetricsWindows,
+  PostData,
+  Sentiment,
+  SentimentCounts,
+} from './generated/events'
+export { PREVIEW_CHARS } from './generated/events'
 
-/** A post as the feed shows it: the WebSocket's flat `post` event data. */
-export interface PostData {
-  post_id: string
-  content: string
+type Schemas = components['schemas']
+
+/** GET /api/posts: a post with its analysis nested, its content in full. */
+export type ApiPost = Schemas['Post']
+export type SentimentBucket = Schemas['Bucket']
+export type EmotionBucket = Schemas['EmotionBucket']
+export type Health = Schemas['Health']
+export type Period = Schemas['Aggregate']['period']
+/** The parts of GET /api/sentiment/distribution the page shows, which the live events keep current. */
+export type Distribution = Pick<Schemas['Distribution'], 'distribution' | 'total' | 'percentages' | 'top_emotions'>
+
+/** A post as the feed shows it: the `post` event's data, or a REST post flattened to it (api.ts `fromApi`),
+ * which has no `analyzed_at`. */
+export type FeedPost = Omit<PostData, 'analyzed_at'> & Partial<Pick<PostData, 'analyzed_at'>>
+
+/** What the alert rule writes in an alert's free-form `details` (services/backend/alerts.py). */
+export interface AlertDetails {
+  counts?: Partial<Record<Sentiment, number>>
+  window_minutes?: number
+}
+
+/** `labels`, when it names every member of `All`; tsc fails (naming what is missing) when it does not, as
+ * when a label is added in Python (services/common/labels.py). */
+function every<All extends string>() {
+  return <const L extends readonly All[]>(
+    labels: L & ([Exclude<All, L[number]>] extends [never] ? unknown : { missing: Exclude<All, L[number]> }),
+  ): L => labels
+}
+
+/** The sentiments in the order the page shows them. */
+export const SENTIMENTS = every<Sentiment>()(['positive', 'negative', 'neutral'])
+export const EMOTIONS = EMOTION_VALUES
+
+export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline'
+
+export interface Filters {
   source: string
-  author: string
-  created_at: string
-  sentiment_label: Sentiment
-  confidence_score: number
-  emotion: Emotion
-  model_name: string
-  analyzed_at?: string
-}
-
-export interface AlertData {
-  id: number
-  alert_type: string
-  threshold_value: number
-  actual_value: number
-  window_start: string
-  window_end: string
-  post_count: number
-  triggered_at: string
-  details: { counts?: Partial<Record<Sentiment, number>> } & Record<string, unknown>
-}
-
-export interface SentimentCounts {
-  positive: number
-  negative: number
-  neutral: number
-  total: number
-}
-
-export interface MetricsWindows {
-  last_minute: SentimentCounts
-  last_hour: SentimentCounts
-  last_24_hours: SentimentCounts
-}
-
-export type LiveEvent =
-  | { type: 'connected'; message: string; timestamp: string }
-  | { type: 'post'; data: PostData }
-  | { type: 'alert'; data: AlertData }
-  | { type: 'metrics_update'; data: MetricsWindows; timestamp: string }
-
-/** GET /api/posts: a post with its analysis nested. */
-export interface ApiPost {
-  post_id: string
-  source: string
-  content: string
-  author: string
-  created_at: string
-  sentiment: { label: Sentiment; confidence: number; emotion: Emotion; model_name: string }
-}
-
-export interface SentimentBucket {
-  timestamp: string
-  positive_count: number
-  negative_count: number
-  neutral_count: number
-  total_count: number
-  average_confidence: number
-}
-
-export interface EmotionBucket {
-  timestamp: string
-  counts: Record<Emotion, number>
-  total: number
-}
-
-export interface Distribution {
-  distribution: Record<Sentiment, number>
-  total: number
-  percentages: Record<Sentiment, number>
-  top_emotions: Partial<Record<Emotion, number>>
-}
-
-export interface Health {
-  status: 'healthy' | 'degraded' | 'unhealthy'
-  services: { database: string; redis: string; triton: string }
-  stats: { total_posts: number; total_analyses: number; recent_posts_1h: number } | null
+  sentiment: '' | Sentiment
 }

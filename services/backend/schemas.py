@@ -1,18 +1,29 @@
-"""The REST API's response shapes (the contract of issue 7: keep the field names)."""
+"""The REST API's response shapes. Keep the field names: the dashboard's types are generated from them
+(services/backend/contract.py)."""
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.backend.aggregation import Period
 from services.common.events import AlertData
+from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import UtcDatetime
+
+ServiceState = Literal["connected", "disconnected"]
+
+
+class _Closed(BaseModel):
+    """A shape whose fields are named after the labels (labels.py): a label added there and not here fails
+    validation instead of dropping out of the answer."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Services(BaseModel):
-    database: Literal["connected", "disconnected"]
-    redis: Literal["connected", "disconnected"]
-    triton: Literal["connected", "disconnected"]
+    database: ServiceState
+    redis: ServiceState
+    triton: ServiceState
 
 
 class Stats(BaseModel):
@@ -29,9 +40,9 @@ class Health(BaseModel):
 
 
 class Analysis(BaseModel):
-    label: str
+    label: Sentiment
     confidence: float
-    emotion: str
+    emotion: Emotion
     model_name: str
 
 
@@ -44,12 +55,23 @@ class Post(BaseModel):
     sentiment: Analysis
 
 
+class PostFilters(BaseModel):
+    """The filters asked for, None where not given (a label is any text: an unknown one matches nothing)."""
+
+    source: str | None
+    sentiment: str | None
+    emotion: str | None
+    start_date: UtcDatetime | None
+    end_date: UtcDatetime | None
+    before: str | None
+
+
 class Posts(BaseModel):
     posts: list[Post]
     total: int = Field(description="Posts matching the filters (exact, counted from the rollup)")
     limit: int
     offset: int
-    filters: dict[str, Any]
+    filters: PostFilters
 
 
 class Alerts(BaseModel):
@@ -59,7 +81,7 @@ class Alerts(BaseModel):
     offset: int
 
 
-class Bucket(BaseModel):
+class Bucket(_Closed):
     timestamp: UtcDatetime
     positive_count: int
     negative_count: int
@@ -71,26 +93,57 @@ class Bucket(BaseModel):
     average_confidence: float
 
 
+class Summary(_Closed):
+    total_posts: int
+    positive_total: int
+    negative_total: int
+    neutral_total: int
+
+
 class Aggregate(BaseModel):
     period: Period
     start_date: UtcDatetime
     end_date: UtcDatetime
     data: list[Bucket]
-    summary: dict[str, int]
+    summary: Summary
+
+
+class SentimentTotals(_Closed):
+    negative: int
+    neutral: int
+    positive: int
+
+
+class SentimentShares(_Closed):
+    """Percent, to 2 places, summing to 100 (all 0 when there is nothing)."""
+
+    negative: float
+    neutral: float
+    positive: float
 
 
 class Distribution(BaseModel):
     timeframe_hours: int
     source: str | None
-    distribution: dict[str, int]
+    distribution: SentimentTotals
     total: int
-    percentages: dict[str, float]
-    top_emotions: dict[str, int]
+    percentages: SentimentShares
+    top_emotions: dict[Emotion, int] = Field(description="The emotions seen, most frequent first")
+
+
+class EmotionCounts(_Closed):
+    anger: int
+    disgust: int
+    fear: int
+    joy: int
+    neutral: int
+    sadness: int
+    surprise: int
 
 
 class EmotionBucket(BaseModel):
     timestamp: UtcDatetime
-    counts: dict[str, int]
+    counts: EmotionCounts
     total: int
 
 

@@ -1,4 +1,4 @@
-"""The messages on pub/sub ``sentiment_updates`` and the WebSocket ``/ws/sentiment`` (ARCHITECTURE.md).
+"""The messages on pub/sub ``sentiment_updates`` and the WebSocket ``/ws/sentiment`` (docs/architecture.md).
 
 The event shape is flat (``sentiment_label`` beside ``post_id``), as the original specification has it; the
 REST post shape nests the analysis under ``"sentiment"`` instead.
@@ -15,8 +15,9 @@ PREVIEW_CHARS = 200
 
 
 def preview(content: str) -> str:
-    """The part of a post's content that travels in a ``post`` event."""
-    return content[:PREVIEW_CHARS]
+    """The part of a post's content that travels in a ``post`` event: all of it up to PREVIEW_CHARS
+    characters, else the first PREVIEW_CHARS - 1 and "…" (the dashboard cuts REST posts the same way)."""
+    return content if len(content) <= PREVIEW_CHARS else content[: PREVIEW_CHARS - 1] + "…"
 
 
 class _Shape(BaseModel):

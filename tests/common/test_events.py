@@ -97,7 +97,9 @@ def test_a_negative_count_is_refused() -> None:
         parse_event(json.dumps(bad))
 
 
-def test_the_preview_is_the_first_200_characters() -> None:
+def test_a_long_preview_is_cut_to_200_characters_ending_in_an_ellipsis() -> None:
     long = "🙂" * 150 + "a" * 100
-    assert preview(long) == long[:200]
+    assert preview(long) == long[:199] + "…"
+    assert len(preview(long)) == PREVIEW_CHARS
+    assert preview("a" * 200) == "a" * 200
     assert preview("short") == "short"

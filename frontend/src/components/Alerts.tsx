@@ -1,9 +1,9 @@
 import { memo } from 'react'
 import { timeLabel } from '../theme'
-import type { AlertData } from '../types'
+import type { AlertData, AlertDetails } from '../types'
 
 function describe(alert: AlertData): string {
-  const counts = alert.details.counts ?? {}
+  const counts = (alert.details as AlertDetails).counts ?? {}
   return `${counts.negative ?? '?'} negative against ${counts.positive ?? '?'} positive`
 }
 

@@ -14,7 +14,7 @@ export function EmotionChart({ emotions, period }: { emotions: EmotionBucket[]; 
             <CartesianGrid strokeDasharray="3 3" stroke="#e3e3e3" />
             <XAxis dataKey="timestamp" tickFormatter={(t: string) => timeLabel(t, period === 'day')} minTickGap={40} />
             <YAxis allowDecimals={false} width={44} />
-            <Tooltip labelFormatter={(t) => timeLabel(String(t), true)} />
+            <Tooltip labelFormatter={(t) => (typeof t === 'string' ? timeLabel(t, true) : t)} />
             <Legend />
             {EMOTIONS.map((e) => (
               <Area key={e} type="monotone" dataKey={e} stackId="emotions" stroke={EMOTION_COLOR[e]}

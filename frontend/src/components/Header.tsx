@@ -1,5 +1,4 @@
-import type { Connection } from '../state'
-import type { Health } from '../types'
+import type { Connection, Health } from '../types'
 
 const CONNECTION_TEXT: Record<Connection, string> = {
   connecting: 'Connecting…',

@@ -1,13 +1,12 @@
 import { memo } from 'react'
-import type { Filters } from '../state'
 import { SENTIMENT_STYLE, timeLabel } from '../theme'
-import type { PostData } from '../types'
+import type { FeedPost, Filters } from '../types'
 import { SENTIMENTS } from '../types'
 
 export function LiveFeed({
   feed, held, paused, filters, sources, onPause, onFilters,
 }: {
-  feed: PostData[]; held: number; paused: boolean; filters: Filters; sources: string[]
+  feed: FeedPost[]; held: number; paused: boolean; filters: Filters; sources: string[]
   onPause: (paused: boolean) => void; onFilters: (filters: Filters) => void
 }) {
   return (
@@ -39,7 +38,7 @@ export function LiveFeed({
 }
 
 /** One post; unchanged posts are not rendered again when new ones arrive. */
-const PostItem = memo(function PostItem({ post }: { post: PostData }) {
+const PostItem = memo(function PostItem({ post }: { post: FeedPost }) {
   return (
     <li className="post">
       <div className="meta">

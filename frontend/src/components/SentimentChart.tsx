@@ -31,7 +31,7 @@ export function SentimentChart({
             <CartesianGrid strokeDasharray="3 3" stroke="#e3e3e3" />
             <XAxis dataKey="timestamp" tickFormatter={(t: string) => timeLabel(t, period === 'day')} minTickGap={40} />
             <YAxis allowDecimals={false} width={44} />
-            <Tooltip labelFormatter={(t) => timeLabel(String(t), true)} />
+            <Tooltip labelFormatter={(t) => (typeof t === 'string' ? timeLabel(t, true) : t)} />
             <Legend />
             {SENTIMENTS.map((s) => (
               <Line key={s} type="monotone" dataKey={`${s}_count`} name={`${SENTIMENT_STYLE[s].symbol} ${s}`}

@@ -1,0 +1,743 @@
+// Generated from the REST API's OpenAPI document (python -m services.backend.contract) by `npm run generate`
+// (frontend/scripts/generate.mjs). Do not edit: `make contract-check` fails when this file is stale.
+export interface paths {
+    "/api/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts
+         * @description Alerts raised, newest first (by ``triggered_at``).
+         */
+        get: operations["alerts_api_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health
+         * @description The services' state and the table counts. ``total_posts`` and ``total_analyses`` are PostgreSQL's
+         *     estimates (``pg_class.reltuples``) once a table passes 100,000 rows, exact below.
+         */
+        get: operations["health_api_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ingest
+         * @description Add up to 1,000 posts to the stream; the answer says which were accepted and why others were not.
+         *     Accepted posts are on the stream: the workers will store and classify each one once.
+         */
+        post: operations["ingest_api_ingest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Posts
+         * @description Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
+         *     nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen. A page
+         *     is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it share one query.
+         */
+        get: operations["posts_api_posts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sentiment/aggregate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Aggregate
+         * @description Sentiment counts and shares per bucket of ``created_at`` (UTC), empty buckets included with
+         *     zeros; at most 1,500 buckets. Percentages are rounded to 2 places and sum to 100 in a bucket with
+         *     posts.
+         */
+        get: operations["aggregate_api_sentiment_aggregate_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sentiment/distribution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Distribution
+         * @description Sentiment counts and shares over the last ``hours`` (by ``created_at``), and the emotions seen,
+         *     most frequent first.
+         */
+        get: operations["distribution_api_sentiment_distribution_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sentiment/emotions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Emotions
+         * @description Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included.
+         */
+        get: operations["emotions_api_sentiment_emotions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /** Aggregate */
+        Aggregate: {
+            /** Data */
+            data: components["schemas"]["Bucket"][];
+            /** End Date */
+            end_date: string;
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "minute" | "hour" | "day";
+            /** Start Date */
+            start_date: string;
+            summary: components["schemas"]["Summary"];
+        };
+        /** AlertData */
+        AlertData: {
+            /** Actual Value */
+            actual_value: number;
+            /** Alert Type */
+            alert_type: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Post Count */
+            post_count: number;
+            /** Threshold Value */
+            threshold_value: number;
+            /** Triggered At */
+            triggered_at: string;
+            /** Window End */
+            window_end: string;
+            /** Window Start */
+            window_start: string;
+        };
+        /** Alerts */
+        Alerts: {
+            /** Alerts */
+            alerts: components["schemas"]["AlertData"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** Analysis */
+        Analysis: {
+            /** Confidence */
+            confidence: number;
+            emotion: components["schemas"]["Emotion"];
+            label: components["schemas"]["Sentiment"];
+            /** Model Name */
+            model_name: string;
+        };
+        /** Bucket */
+        Bucket: {
+            /** Average Confidence */
+            average_confidence: number;
+            /** Negative Count */
+            negative_count: number;
+            /** Negative Percentage */
+            negative_percentage: number;
+            /** Neutral Count */
+            neutral_count: number;
+            /** Neutral Percentage */
+            neutral_percentage: number;
+            /** Positive Count */
+            positive_count: number;
+            /** Positive Percentage */
+            positive_percentage: number;
+            /** Timestamp */
+            timestamp: string;
+            /** Total Count */
+            total_count: number;
+        };
+        /** Distribution */
+        Distribution: {
+            distribution: components["schemas"]["SentimentTotals"];
+            percentages: components["schemas"]["SentimentShares"];
+            /** Source */
+            source: string | null;
+            /** Timeframe Hours */
+            timeframe_hours: number;
+            /**
+             * Top Emotions
+             * @description The emotions seen, most frequent first
+             */
+            top_emotions: Partial<Record<components["schemas"]["Emotion"], number>>;
+            /** Total */
+            total: number;
+        };
+        /**
+         * Emotion
+         * @enum {string}
+         */
+        Emotion: "anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise";
+        /** EmotionBucket */
+        EmotionBucket: {
+            counts: components["schemas"]["EmotionCounts"];
+            /** Timestamp */
+            timestamp: string;
+            /** Total */
+            total: number;
+        };
+        /** EmotionCounts */
+        EmotionCounts: {
+            /** Anger */
+            anger: number;
+            /** Disgust */
+            disgust: number;
+            /** Fear */
+            fear: number;
+            /** Joy */
+            joy: number;
+            /** Neutral */
+            neutral: number;
+            /** Sadness */
+            sadness: number;
+            /** Surprise */
+            surprise: number;
+        };
+        /** Emotions */
+        Emotions: {
+            /** Data */
+            data: components["schemas"]["EmotionBucket"][];
+            /** End Date */
+            end_date: string;
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "minute" | "hour" | "day";
+            /** Start Date */
+            start_date: string;
+        };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
+        /** Health */
+        Health: {
+            services: components["schemas"]["Services"];
+            stats: components["schemas"]["Stats"] | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "healthy" | "degraded" | "unhealthy";
+            /** Timestamp */
+            timestamp: string;
+        };
+        /** IngestAnswer */
+        IngestAnswer: {
+            /** Accepted */
+            accepted: number;
+            /** Rejected */
+            rejected: number;
+            /** Results */
+            results: components["schemas"]["IngestResult"][];
+        };
+        /** IngestError */
+        IngestError: {
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+        };
+        /** IngestRequest */
+        IngestRequest: {
+            /**
+             * Posts
+             * @description Up to 1,000 posts in the stream message schema: post_id, source, content, author, created_at (ISO 8601 with an offset)
+             */
+            posts: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** IngestResult */
+        IngestResult: {
+            /** Accepted */
+            accepted: boolean;
+            /** Errors */
+            errors: components["schemas"]["IngestError"][];
+            /** Index */
+            index: number;
+            /** Post Id */
+            post_id: string | null;
+        };
+        /** Post */
+        Post: {
+            /** Author */
+            author: string;
+            /** Content */
+            content: string;
+            /** Created At */
+            created_at: string;
+            /** Post Id */
+            post_id: string;
+            sentiment: components["schemas"]["Analysis"];
+            /** Source */
+            source: string;
+        };
+        /**
+         * PostFilters
+         * @description The filters asked for, None where not given (a label is any text: an unknown one matches nothing).
+         */
+        PostFilters: {
+            /** Before */
+            before: string | null;
+            /** Emotion */
+            emotion: string | null;
+            /** End Date */
+            end_date: string | null;
+            /** Sentiment */
+            sentiment: string | null;
+            /** Source */
+            source: string | null;
+            /** Start Date */
+            start_date: string | null;
+        };
+        /** Posts */
+        Posts: {
+            filters: components["schemas"]["PostFilters"];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Posts */
+            posts: components["schemas"]["Post"][];
+            /**
+             * Total
+             * @description Posts matching the filters (exact, counted from the rollup)
+             */
+            total: number;
+        };
+        /**
+         * Sentiment
+         * @enum {string}
+         */
+        Sentiment: "negative" | "neutral" | "positive";
+        /**
+         * SentimentShares
+         * @description Percent, to 2 places, summing to 100 (all 0 when there is nothing).
+         */
+        SentimentShares: {
+            /** Negative */
+            negative: number;
+            /** Neutral */
+            neutral: number;
+            /** Positive */
+            positive: number;
+        };
+        /** SentimentTotals */
+        SentimentTotals: {
+            /** Negative */
+            negative: number;
+            /** Neutral */
+            neutral: number;
+            /** Positive */
+            positive: number;
+        };
+        /** Services */
+        Services: {
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "connected" | "disconnected";
+            /**
+             * Redis
+             * @enum {string}
+             */
+            redis: "connected" | "disconnected";
+            /**
+             * Triton
+             * @enum {string}
+             */
+            triton: "connected" | "disconnected";
+        };
+        /** Stats */
+        Stats: {
+            /** Recent Posts 1H */
+            recent_posts_1h: number;
+            /** Total Analyses */
+            total_analyses: number;
+            /** Total Posts */
+            total_posts: number;
+        };
+        /** Summary */
+        Summary: {
+            /** Negative Total */
+            negative_total: number;
+            /** Neutral Total */
+            neutral_total: number;
+            /** Positive Total */
+            positive_total: number;
+            /** Total Posts */
+            total_posts: number;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    alerts_api_alerts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description ISO 8601: triggered at or after */
+                start_date?: string | null;
+                /** @description ISO 8601: triggered at or before */
+                end_date?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alerts"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    health_api_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    ingest_api_ingest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IngestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestAnswer"];
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ingestion over HTTP is off (no INGEST_TOKEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The backlog is over STREAM_MAX_BACKLOG; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Redis is not answering; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    posts_api_posts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                source?: string | null;
+                sentiment?: string | null;
+                emotion?: string | null;
+                /** @description ISO 8601 with an offset */
+                start_date?: string | null;
+                /** @description ISO 8601 with an offset */
+                end_date?: string | null;
+                /** @description a post_id: only posts older than it (stable paging) */
+                before?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Posts"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    aggregate_api_sentiment_aggregate_get: {
+        parameters: {
+            query?: {
+                period?: "minute" | "hour" | "day";
+                /** @description ISO 8601; default end_date - 24 h */
+                start_date?: string | null;
+                /** @description ISO 8601; default now */
+                end_date?: string | null;
+                source?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Aggregate"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    distribution_api_sentiment_distribution_get: {
+        parameters: {
+            query?: {
+                hours?: number;
+                source?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Distribution"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    emotions_api_sentiment_emotions_get: {
+        parameters: {
+            query?: {
+                period?: "minute" | "hour" | "day";
+                /** @description ISO 8601; default end_date - 24 h */
+                start_date?: string | null;
+                /** @description ISO 8601; default now */
+                end_date?: string | null;
+                source?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Emotions"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+}
