@@ -1,15 +1,6 @@
-"""AlertService: the high-negative-ratio rule, evaluated by exactly one backend replica at a time.
-
-Every ``ALERT_CHECK_INTERVAL_SECONDS`` it counts the sentiments of the posts created in the last
-``ALERT_WINDOW_MINUTES``. With at least ``ALERT_MIN_POSTS`` posts and negative/positive strictly above
-``ALERT_NEGATIVE_RATIO_THRESHOLD`` (no positives: the ratio is the negative count), and no alert of the
-same type in the last ``ALERT_COOLDOWN_MINUTES``, it inserts a ``sentiment_alerts`` row, publishes an
-``alert`` event and, when ``ALERT_WEBHOOK_URL`` is set, POSTs the alert there as JSON.
-
-The evaluation runs in one transaction holding a PostgreSQL advisory lock (tried, never waited for): a
-replica that finds the lock taken skips its turn, so replicas never evaluate at once and the cooldown,
-read inside the lock, holds across them.
-"""
+"""The high-negative-ratio alert rule (docs/api.md), evaluated by one backend replica at a time: each check
+runs in one transaction holding a PostgreSQL advisory lock (tried, never waited for), so the cooldown, read
+inside the lock, holds across replicas."""
 
 import asyncio
 import logging

@@ -1,12 +1,6 @@
-"""The live side of the API: one Redis subscription per process, fanned out to every WebSocket client.
-
-``Hub`` holds the process's one subscription to ``sentiment_updates`` and a bounded queue per client. An
-event is put on every client's queue without waiting; a client whose queue is full (it reads slower than
-events arrive, or has gone) is dropped, so it never slows the others. Each client's own task drains its
-queue onto its socket. Every ``WS_METRICS_INTERVAL_S`` the hub computes the sentiment counts of the last
-minute, hour and 24 hours once and sends the same ``metrics_update`` to every client. Any replica serves
-any client: every replica subscribes to the same channel.
-"""
+"""The live side of the API (docs/api.md): one Redis subscription per process, fanned out to every
+WebSocket client through a bounded queue each; a client whose queue is full is dropped, so it never slows
+the others."""
 
 import asyncio
 import contextlib
