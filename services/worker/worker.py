@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from services.common.db.engine import create_engine, session_factory
 from services.common.events import PostData, PostEvent, encode_event
 from services.common.inference.fallback import FallbackClassifier
 from services.common.names import RedisNames
+from services.common.redis import redis_client
 from services.common.settings import Settings
 from services.worker.batch import Refused, Valid, analysed, events_for, first_unknown, validate
 from services.worker.dead_letters import Failures
@@ -38,7 +38,7 @@ class Worker:
         self.settings = settings
         self.names = RedisNames(settings.redis_key_prefix)
         self.consumer = consumer or settings.worker_consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        self.redis = redis_client(settings, "pipeline")
         self.stream = WorkStream(
             self.redis, self.names, self.consumer, settings.worker_batch_size, settings.worker_block_ms
         )
