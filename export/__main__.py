@@ -8,10 +8,11 @@ python -m export build [--repository DIR]     ONNX export, checked against PyTor
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
+
+from services.common.cli import configure_logging
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     hf.add_argument("--emotion-labels", help="our name for each output column, comma-separated, in order")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
 
     if args.command == "train":
         from dataclasses import replace

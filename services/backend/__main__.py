@@ -3,11 +3,11 @@
 import uvicorn
 
 from services.backend.app import create_app
-from services.common.cli import settings_or_exit
+from services.common.cli import start
 
 
 def main() -> None:
-    settings = settings_or_exit()
+    settings = start()
     uvicorn.run(
         create_app(settings),
         host=settings.backend_host,
