@@ -85,10 +85,20 @@ def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) ->
         load_settings()
 
 
-def test_a_service_refuses_to_start_on_a_bad_value() -> None:
+@pytest.mark.parametrize(
+    "service",
+    [
+        "services.common.db.migrate",
+        "services.backend",
+        "services.worker",
+        "services.ingester",
+        "services.launcher",
+    ],
+)
+def test_every_service_refuses_to_start_on_a_bad_value(service: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:///x.db"}
     done = subprocess.run(
-        [sys.executable, "-m", "services.common.db.migrate"],
+        [sys.executable, "-m", service],
         env=env,
         capture_output=True,
         text=True,
