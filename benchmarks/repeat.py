@@ -95,9 +95,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--label", default="after", help="what is measured, e.g. before or after")
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to run it in (default: this)")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="after --: the benchmark's own arguments")
-    options = parser.parse_args()
-    args = options.args[1:] if options.args[:1] == ["--"] else options.args
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    options = parser.parse_args(argv[:cut])
+    args = argv[cut + 1 :]  # after --: the benchmark's own arguments
     tree = options.tree.resolve()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from the PATH, as a developer runs it
