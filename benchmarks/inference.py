@@ -28,7 +28,7 @@ from export.bundle import load_tokenizer
 from export.onnx_export import tokenize
 from export.repository import ONNX_FILE, ONNX_INT8_FILE, write_repository
 from services.common.inference.spec import MODEL, OUTPUTS, TOKENIZER_FILE
-from services.common.inference.triton_client import TritonClassifier
+from services.common.inference.triton_client import REQUEST_SIZE, TritonClassifier
 from services.launcher.tritonserver import EmbeddedTriton
 
 BATCHES = (1, 8, 32, 64)
@@ -171,7 +171,10 @@ def main() -> None:
     section = (
         f"## Inference (`make bench-inference`)\n\n{len(texts)} synthetic posts, {data['mean_tokens']} tokens on "
         f"average; embedded Triton (Python backend, 2 instances x 1 thread) against in-process ONNX Runtime "
-        f"(2 threads), same run. The CPU profiles serve {CPU_PRECISION}: `triton_vs_inprocess` = "
+        f"(2 threads), same run. Triton is called through the worker's asyncio client: one gRPC channel, each "
+        f"batch sent as concurrent requests of {REQUEST_SIZE} texts of about one length (the blocking client "
+        f"of earlier runs sent them one after another, from a thread per caller). The CPU profiles serve "
+        f"{CPU_PRECISION}: `triton_vs_inprocess` = "
         f"{ratio[CPU_PRECISION]} (4 callers sending batches of 32, against in-process at batch 32).\n\n"
         f"{text}\n\nTriton memory (RSS): {memory}.\n"
     )
