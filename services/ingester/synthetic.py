@@ -1,16 +1,6 @@
-"""Synthetic posts that read like a real feed, seeded and reproducible.
-
-Several sources with their own habits (Reddit runs longer, Twitter shorter), a few hundred authors of
-whom a few post a lot, topics with their hashtags, mentions, emoji, typos, now and then another language,
-and a mix of sentiments and emotions. Scenarios:
-
-- ``steady``: the everyday mix, about a third negative;
-- ``burst``: a negative burst on one topic: most posts are about it, and most of those are angry, afraid
-  or disgusted (for alerting demos and tests).
-
-The same seed gives the same posts (content, source, author, order); ``post_id`` carries a run id so that
-two runs never collide.
-"""
+"""The synthetic source: posts that read like a real feed, seeded and reproducible, in a ``steady`` or a
+``burst`` scenario (docs/pipeline.md). The same seed gives the same posts; ``post_id`` carries a run id, so
+two runs never collide."""
 
 import argparse
 import asyncio
