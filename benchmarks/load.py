@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,10 @@ def hottest(folded: Path, top: int = 15) -> str:
 
 
 def locust(
-    user: str, host: str, users: int, seconds: int, env: dict[str, str], out: Path
+    user: str, host: str, users: int, seconds: int, env: dict[str, str], out: Path, nice: int = 0
 ) -> list[dict[str, str]]:
-    """Run one locust user class headless; its per-request rows (the last one is the aggregate)."""
+    """Run one locust user class headless, ``nice`` added to its niceness; its per-request rows (the last one
+    is the aggregate)."""
     prefix = out / f"{user}-{users}"
     subprocess.run(  # noqa: S603 - locust from this environment
         [
@@ -135,6 +137,7 @@ def locust(
         env=env,
         check=False,
         timeout=seconds + 120,
+        preexec_fn=partial(os.nice, nice) if nice else None,
     )
     with (prefix.parent / f"{prefix.name}_stats.csv").open() as stats:
         return list(csv.DictReader(stats))
@@ -155,6 +158,12 @@ def main() -> None:
         help="user counts for the latency-against-load curve, each run --curve-seconds ('' : none)",
     )
     parser.add_argument("--curve-seconds", type=int, default=20)
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="added to locust's niceness (negative, as root: its clock less delayed by the platform it shares cores with)",
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -182,7 +191,7 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="locust-"))
     with platform(env, args.workers) as launcher:
         spy = profiler(launcher, args.seconds, args.profile) if args.profile else None
-        reads = locust("Reader", host, args.users, args.seconds, env, out)
+        reads = locust("Reader", host, args.users, args.seconds, env, out, args.client_nice)
         if spy:
             spy.wait()
         steps = [int(n) for n in args.curve.split(",") if n]

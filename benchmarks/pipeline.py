@@ -349,7 +349,7 @@ def main() -> None:
             f"worker, {r['worker_concurrency']} batches in flight (default)",
             r["worker_batch"],
             r["posts_per_s"],
-            "target ≥ 0.8 x ceiling",
+            "target ≥ 0.9 x ceiling",
         ],
         ["naive worker (one message at a time)", "1", r["naive_posts_per_s"], "target: worker ≥ 3 x"],
     ]
