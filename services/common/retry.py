@@ -20,6 +20,7 @@ def waiting_out(
     stop: stop_base | Callable[[RetryCallState], bool] = stop_never,
     on_wait: Callable[[BaseException], None] | None = None,
     level: int = logging.WARNING,
+    longest_wait_s: float = LONGEST_WAIT_S,
 ) -> AsyncRetrying:
     """Retry while ``down(exc)`` says the failure is ``what`` being away; other failures are raised at once.
     ``on_wait`` hears of each failure before its wait (e.g. to mark a pause)."""
@@ -35,7 +36,7 @@ def waiting_out(
 
     return AsyncRetrying(
         retry=retry_if_exception(down),
-        wait=wait_exponential(multiplier=FIRST_WAIT_S, max=LONGEST_WAIT_S),
+        wait=wait_exponential(multiplier=FIRST_WAIT_S, max=longest_wait_s),
         stop=stop,
         before_sleep=before_sleep,
         reraise=True,

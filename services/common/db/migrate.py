@@ -46,7 +46,12 @@ async def wait_for_database(database_url: str, timeout_s: float) -> None:
     url = make_url(database_url)
     try:
         async for attempt in waiting_out(
-            "PostgreSQL", _not_answering, log, stop=stop_after_delay(timeout_s), level=logging.INFO
+            "PostgreSQL",
+            _not_answering,
+            log,
+            stop=stop_after_delay(timeout_s),
+            level=logging.INFO,
+            longest_wait_s=1.0,  # noticed within a second of PostgreSQL coming up
         ):
             with attempt:
                 conn = await asyncpg.connect(_maintenance_dsn(database_url), timeout=5)
