@@ -27,7 +27,10 @@ def parse_utc(value: object) -> datetime:
         raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("timestamp has no UTC offset (add 'Z' or '+00:00')")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last datetime once in UTC
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 def format_utc(value: datetime) -> str:

@@ -61,6 +61,8 @@ def test_every_bad_field_is_named_at_once() -> None:
         ("created_at", "28/11/2026 16:05", "not an ISO 8601 timestamp"),
         ("created_at", "", "not an ISO 8601 timestamp"),
         ("created_at", 1764345900, "expected an ISO 8601 string"),
+        ("created_at", "9999-12-31T23:59:59-01:00", "out of range once converted to UTC"),
+        ("created_at", "0001-01-01T00:00:00+01:00", "out of range once converted to UTC"),
         ("content", "x" * (CONTENT_MAX_CHARS + 1), f"at most {CONTENT_MAX_CHARS} characters"),
         ("content", "", "at least 1 character"),
         ("content", "  \n\t ", "is blank"),
