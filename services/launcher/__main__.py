@@ -38,13 +38,15 @@ def lock(data: Path) -> IO[str] | None:
 
 
 async def run(platform: Platform) -> int:
-    """Start everything, then wait for Ctrl-C, SIGTERM or any part exiting; stop everything either way."""
+    """Start everything, then keep it running (a service that dies is restarted) until Ctrl-C, SIGTERM or a
+    service that keeps dying; stop everything either way."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     starting = asyncio.create_task(platform.up())
     stopping = asyncio.create_task(stop.wait())
+    watching: asyncio.Task[str | None] | None = None
     code = 0
     try:
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -52,30 +54,30 @@ async def run(platform: Platform) -> int:
             starting.result()  # raises StartError
             for line in platform.where():
                 platform.say("run", line)
-            exits = {asyncio.create_task(r.process.wait()): r.service.name for r in platform.running}
-            done, _ = await asyncio.wait({*exits, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done & exits.keys():
-                platform.say("run", f"{exits[task]} exited with {task.result()}: stopping everything")
+            watching = asyncio.create_task(platform.watch())
+            await asyncio.wait({watching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if watching.done() and (why := watching.result()):
+                platform.say("run", why)
                 code = 1
-            for task in exits:
-                task.cancel()
     except StartError as exc:
         platform.say("run", str(exc))
         code = 1
     finally:
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StartError):
-            await starting
+        for task in (starting, watching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StartError):
+                    await task
         stopping.cancel()
         await platform.stop()
         platform.say("run", "stopped")
     return code
 
 
-async def machine_services(settings: Settings) -> int:
+async def machine_services(settings: Settings, data: Path) -> int:
     """`make services`: start the machine's PostgreSQL and Redis where they are down, and leave them up."""
     code = 0
-    for service in data_services(settings):
+    for service in data_services(settings, data):
         try:
             started = await start_machine_service(service)
         except StartError as exc:
@@ -103,12 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--logs", type=Path, default=Path("logs"), help="one log per service (default logs/)")
     parser.add_argument(
-        "--data", type=Path, default=Path(".data"), help="private instances' data and the run lock (.data/)"
+        "--data",
+        type=Path,
+        default=Path(".data"),
+        help="Redis's and private instances' data, the run lock (.data/)",
     )
     args = parser.parse_args(argv)
     settings = settings_or_exit()
     if args.what == "services":
-        return asyncio.run(machine_services(settings))
+        return asyncio.run(machine_services(settings, args.data))
     held = lock(args.data)
     if held is None:
         pid = (args.data / "platform.lock").read_text().strip() or "?"

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
+from services.common.redis import PERSISTENCE_WARNING, REDIS_DOWN, persistence, redis_client
 from services.common.settings import Settings
 from services.launcher.supervisor import Service, StartError, Supervisor, answers, tcp_open, wait_ready
 
@@ -33,12 +34,13 @@ class DataService:
     machine_start: list[list[str]]  # the machine's own service, when installed
     machine_stop: list[list[str]]
     installed: bool
+    folder: Path  # its data when this run starts it: a private instance, or the machine's Redis
 
     def answers(self) -> bool:
         return answers(self.host, self.port)
 
 
-def _postgres_binaries() -> tuple[str, str] | None:
+def postgres_binaries() -> tuple[str, str] | None:
     """initdb and postgres: on the PATH, or Debian's newest under /usr/lib/postgresql."""
     found = [(shutil.which("initdb"), shutil.which("postgres"))]
     for folder in sorted(
@@ -51,7 +53,8 @@ def _postgres_binaries() -> tuple[str, str] | None:
     return None
 
 
-def data_services(settings: Settings) -> tuple[DataService, DataService]:
+def data_services(settings: Settings, data: Path) -> tuple[DataService, DataService]:
+    """PostgreSQL and Redis where the settings point; what this run starts keeps its data under ``data``."""
     db = make_url(settings.database_url)
     redis = urlsplit(settings.redis_url)
     versions = sorted(os.listdir("/etc/postgresql"), key=float) if os.path.isdir("/etc/postgresql") else []
@@ -64,18 +67,28 @@ def data_services(settings: Settings) -> tuple[DataService, DataService]:
         [[*cluster, "start"]],
         [[*cluster, "stop"]],
         bool(shutil.which("pg_ctlcluster") and versions),
+        (data / "postgres").resolve(),
     )
-    redis_start = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379"]
+    folder = (data / "redis").resolve()
     redis_server = DataService(
         "redis",
         redis.hostname or "127.0.0.1",
         redis.port or 6379,
         6379,
-        [[*redis_start, "--save", "", "--appendonly", "no"]],
-        [["redis-cli", "-p", "6379", "shutdown", "nosave"]],
+        *machine_redis(6379, folder),
         bool(shutil.which("redis-server")),
+        folder,
     )
     return postgres, redis_server
+
+
+def machine_redis(port: int, folder: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """The commands that start the machine's redis-server as a daemon on ``port``, its append-only file in
+    ``folder`` (synced every second), and that stop it with a save: a restart finds the stream as it was."""
+    start = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(port)]
+    persist = ["--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+    stop = ["redis-cli", "-p", str(port), "shutdown", "save"]
+    return [["mkdir", "-p", str(folder)], [*start, *persist]], [stop]
 
 
 async def start_machine_service(service: DataService) -> bool:
@@ -93,10 +106,12 @@ async def start_machine_service(service: DataService) -> bool:
     return True
 
 
-async def ensure(supervisor: Supervisor, service: DataService, data: Path) -> None:
+async def ensure(supervisor: Supervisor, service: DataService, settings: Settings) -> None:
     """The service answering where the settings say, started here if need be."""
     if service.answers():
         supervisor.say("run", f"{service.name}: using the one at {service.host}:{service.port}")
+        if service.name == "redis" and (warning := await redis_warning(settings)):
+            supervisor.say("run", f"WARNING: {warning}")
         return
     if await start_machine_service(service):
         supervisor.say("run", f"{service.name}: started the machine's own (stopped again on exit)")
@@ -105,21 +120,35 @@ async def ensure(supervisor: Supervisor, service: DataService, data: Path) -> No
     if service.host not in LOCAL:
         raise StartError(f"{service.name} does not answer at {service.host}:{service.port}")
     supervisor.say(
-        "run", f"{service.name}: a private instance on {service.host}:{service.port}, data in {data}"
+        "run",
+        f"{service.name}: a private instance on {service.host}:{service.port}, data in {service.folder}",
     )
     private = private_postgres if service.name == "postgres" else private_redis
-    await private(supervisor, service, data)
+    await private(supervisor, service)
 
 
-async def private_postgres(supervisor: Supervisor, service: DataService, data: Path) -> None:
-    binaries = _postgres_binaries()
+async def redis_warning(settings: Settings) -> str | None:
+    """What the Redis at REDIS_URL, found running, would lose in a restart or a crash; None when it keeps
+    an append-only file, or cannot say (CONFIG refused, or no answer: the workers will say so)."""
+    client = redis_client(settings, "tool")
+    try:
+        kept = await asyncio.wait_for(persistence(client), 10)
+    except (*REDIS_DOWN, TimeoutError):
+        return None
+    finally:
+        await client.aclose()
+    return PERSISTENCE_WARNING.get(kept)
+
+
+async def private_postgres(supervisor: Supervisor, service: DataService) -> None:
+    binaries = postgres_binaries()
     if binaries is None:
         raise StartError(
             f"PostgreSQL does not answer at {service.host}:{service.port} and is not installed "
             "(apt-get install postgresql, or set DATABASE_URL)"
         )
     initdb, postgres = binaries
-    folder = (data / "postgres").resolve()
+    folder = service.folder
     # PostgreSQL refuses to run as root: as root, the data belongs to the postgres user.
     owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,19 +171,19 @@ async def private_postgres(supervisor: Supervisor, service: DataService, data: P
     )
 
 
-async def private_redis(supervisor: Supervisor, service: DataService, data: Path) -> None:
+async def private_redis(supervisor: Supervisor, service: DataService) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
         raise StartError(
             f"Redis does not answer at {service.host}:{service.port} and is not installed "
             "(apt-get install redis-server, or set REDIS_URL)"
         )
-    folder = (data / "redis").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    argv = [binary, "--port", str(service.port), "--bind", service.host, "--dir", str(folder)]
+    service.folder.mkdir(parents=True, exist_ok=True)
+    argv = [binary, "--port", str(service.port), "--bind", service.host, "--dir", str(service.folder)]
+    # The supervisor stops it with SIGTERM, which Redis takes as SHUTDOWN: with the append-only file on, it
+    # writes and fsyncs the file before it exits, so nothing it accepted is lost (a test checks it).
+    persist = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
     await supervisor.start(
-        Service(
-            "redis", [*argv, "--appendonly", "yes", "--save", ""], ready=tcp_open(service.host, service.port)
-        ),
+        Service("redis", [*argv, *persist], ready=tcp_open(service.host, service.port)),
         STARTUP_TIMEOUT_S["redis"],
     )

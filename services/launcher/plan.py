@@ -56,9 +56,9 @@ class Platform(Supervisor):
         """Every part, in order: datastores, schema, Triton, workers, API, ingester, dashboard."""
         settings, python = self.settings, sys.executable
         self.check_ports()
-        postgres, redis = datastores.data_services(settings)
-        await datastores.ensure(self, postgres, self.data)
-        await datastores.ensure(self, redis, self.data)
+        postgres, redis = datastores.data_services(settings, self.data)
+        await datastores.ensure(self, postgres, settings)
+        await datastores.ensure(self, redis, settings)
         await self.run_once("migrate", [python, "-m", "services.common.db.migrate"])
         await self.start(self._triton(), STARTUP_TIMEOUT_S["triton"])
         for i in range(self.workers):
