@@ -55,7 +55,10 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         yield session
     async with engine.begin() as conn:
         await conn.execute(
-            text("TRUNCATE social_media_posts, sentiment_analysis, sentiment_alerts RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE social_media_posts, sentiment_analysis, sentiment_alerts, dead_letters "
+                "RESTART IDENTITY CASCADE"
+            )
         )
 
 

@@ -94,6 +94,28 @@ class Settings(BaseSettings):
         le=3600,
         description="How long the migrate command waits for PostgreSQL before it gives up (exit 1).",
     )
+    api_statement_timeout_ms: int = Field(
+        10_000,
+        ge=100,
+        le=3_600_000,
+        description="Longest an API read may run in PostgreSQL (statement_timeout, and "
+        "idle_in_transaction_session_timeout): past it the read is cancelled and answered 503 with "
+        "Retry-After, so a stuck query cannot hold a connection of the pool.",
+    )
+    worker_db_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Longest a worker waits for one PostgreSQL command (asyncpg's command_timeout): a "
+        "database that stops answering pauses the worker instead of hanging it.",
+    )
+    dead_letters_degraded_at: int = Field(
+        100,
+        ge=1,
+        le=100_000_000,
+        description="Dead letters at which /api/health says degraded: posts set aside are kept until "
+        "someone redrives or deletes them, and this many want a look.",
+    )
     stream_max_backlog: int = Field(
         100_000,
         ge=100,
@@ -153,6 +175,21 @@ class Settings(BaseSettings):
         ge=1,
         le=100,
         description="Failures of a post on its own account before it goes to the dead-letter stream.",
+    )
+    worker_systemic_failures: int = Field(
+        5,
+        ge=2,
+        le=1000,
+        description="Distinct posts failing in a row, for a reason that is not theirs, after which the "
+        "worker calls the failure systemic: it pauses, with the error on /health, instead of counting the "
+        "failures against the posts.",
+    )
+    worker_retry_max_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Longest wait between two tries while a dependency is down or a failure is systemic "
+        "(from 0.1 s, doubling): how soon after it comes back the worker notices.",
     )
     worker_claim_idle_s: float = Field(
         30.0,
@@ -288,6 +325,13 @@ class Settings(BaseSettings):
     )
     ws_metrics_interval_s: float = Field(
         30.0, gt=0, le=3600, description="How often the WebSocket sends metrics_update to its clients."
+    )
+    ws_subscription_check_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="How long the live hub's Redis subscription may stay silent before the hub pings it; "
+        "no answer within as long again and it resubscribes, and clients are told to reload.",
     )
     ws_client_queue: int = Field(
         1000,

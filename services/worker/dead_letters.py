@@ -1,9 +1,8 @@
-"""The dead-letter stream, written and read here: a record's format, the failure counts that lead to it,
-listing and re-driving (docs/pipeline.md).
+"""Dead letters (docs/pipeline.md): the posts set aside, kept in PostgreSQL until someone redrives or
+deletes them; and the failure counts, in Redis, that lead a post there.
 
-A record holds the original fields as they were read (bytes that were not UTF-8 included) plus
-``dead_letter_reason``, ``dead_letter_entry_id`` (its id on the main stream), ``dead_letter_at`` and
-``dead_letter_consumer``.
+A dead letter holds the stream entry's fields byte for byte as read (not UTF-8 included), its id on the
+stream, why it was set aside, when, and by which consumer.
 """
 
 from collections.abc import Sequence
@@ -12,23 +11,139 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.db.models import DeadLetter as Row
 from services.common.names import RedisNames
 
-PREFIX = b"dead_letter_"
-MAX_ENTRIES = 100_000  # the dead-letter stream keeps about this many
+OLD_PREFIX = b"dead_letter_"  # the metadata fields of a dead letter in the old Redis stream
+Fields = dict[bytes, bytes]
 
 
-def record(
-    fields: dict[bytes, bytes], entry_id: str, reason: str, at: str, consumer: str
-) -> dict[bytes, Any]:
-    """A dead-letter record: the original fields and why, when and by whom it was set aside."""
-    meta = {"reason": reason, "entry_id": entry_id, "at": at, "consumer": consumer}
-    return {**fields, **{PREFIX + key.encode(): value for key, value in meta.items()}}
+def _flat(fields: Fields) -> list[bytes]:
+    return [part for name, value in fields.items() for part in (name, value)]
 
 
-def add(pipe: Pipeline, names: RedisNames, letter: dict[bytes, Any]) -> None:
-    pipe.xadd(names.dead_letter_stream, letter, maxlen=MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]
+def _pairs(flat: Sequence[bytes]) -> Fields:
+    return {bytes(flat[i]): bytes(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _text(reason: str) -> str:
+    """A reason PostgreSQL takes in any encoding of text: no NUL, no lone surrogate."""
+    return reason.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    entry_id: str
+    reason: str
+    at: str
+    consumer: str
+    fields: Fields  # the original fields
+
+    def show(self) -> dict[str, object]:
+        """A JSON-friendly view: field values as text where they are UTF-8, else as their repr."""
+
+        def text(value: bytes) -> str:
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return repr(value)
+
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "entry_id": self.entry_id,
+            "at": self.at,
+            "consumer": self.consumer,
+            "fields": {text(k): text(v)[:500] for k, v in self.fields.items()},
+        }
+
+
+def _letter(row: Row) -> DeadLetter:
+    return DeadLetter(
+        row.id, row.entry_id, row.reason, row.dead_lettered_at.isoformat(), row.consumer, _pairs(row.fields)
+    )
+
+
+async def keep(session: AsyncSession, letters: Sequence[tuple[str, Fields, str]], consumer: str) -> None:
+    """Store (entry id, fields, reason) dead letters in one transaction; one already kept stays as it is."""
+    if not letters:
+        return
+    rows = [
+        {"entry_id": entry_id, "fields": _flat(fields), "reason": _text(reason), "consumer": consumer}
+        for entry_id, fields, reason in letters
+    ]
+    async with session.begin():
+        await session.execute(insert(Row).on_conflict_do_nothing(index_elements=[Row.entry_id]), rows)
+
+
+async def count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Row)) or 0)
+
+
+async def read(session: AsyncSession, count: int = 100) -> list[DeadLetter]:
+    """The oldest ``count`` dead letters."""
+    rows = await session.scalars(select(Row).order_by(Row.id).limit(count))
+    return [_letter(row) for row in rows]
+
+
+async def _chosen(session: AsyncSession, ids: Sequence[int]) -> list[Row]:
+    rows = list(await session.scalars(select(Row).where(Row.id.in_(ids)).order_by(Row.id)))
+    missing = sorted(set(ids) - {row.id for row in rows})
+    if missing:
+        raise KeyError(f"no dead letter {', '.join(map(str, missing))}")
+    return rows
+
+
+async def redrive(
+    sessions: async_sessionmaker[AsyncSession], client: aioredis.Redis, names: RedisNames, ids: Sequence[int]
+) -> list[str]:
+    """Put the chosen dead letters back on the stream, then delete them; returns their new entry ids.
+    Unknown ids are an error (KeyError) and nothing is done. Stopped in between, a dead letter is on the
+    stream and still kept: redriven again, the worker stores its post once all the same."""
+    async with sessions() as session:
+        rows = await _chosen(session, ids)
+    pipe = client.pipeline(transaction=True)
+    for row in rows:
+        pipe.xadd(names.stream, _pairs(row.fields))  # type: ignore[arg-type]
+    added = await pipe.execute()
+    async with sessions() as session, session.begin():
+        await session.execute(delete(Row).where(Row.id.in_([row.id for row in rows])))
+    return [entry_id.decode() for entry_id in added]
+
+
+async def remove(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]) -> int:
+    """Delete the chosen dead letters for good; unknown ids are an error (KeyError) and nothing is deleted."""
+    async with sessions() as session, session.begin():
+        rows = await _chosen(session, ids)
+        await session.execute(delete(Row).where(Row.id.in_([row.id for row in rows])))
+    return len(rows)
+
+
+async def adopt_old_stream(
+    sessions: async_sessionmaker[AsyncSession], client: aioredis.Redis, names: RedisNames
+) -> int:
+    """Move what an older version left in the Redis dead-letter stream into PostgreSQL; returns how many."""
+    moved = 0
+    while True:
+        found: Any = await client.xrange(names.dead_letter_stream, count=500)
+        if not found:
+            return moved
+        letters, ids = [], []
+        for stream_id, raw in found:
+            meta = {k.removeprefix(OLD_PREFIX): v for k, v in raw.items() if k.startswith(OLD_PREFIX)}
+            fields = {k: v for k, v in raw.items() if not k.startswith(OLD_PREFIX)}
+            entry_id = meta.get(b"entry_id", stream_id).decode()
+            letters.append((entry_id, fields, meta.get(b"reason", b"").decode("utf-8", "replace")))
+            ids.append(stream_id)
+        async with sessions() as session:
+            await keep(session, letters, "moved from the Redis dead-letter stream")
+        await client.xdel(names.dead_letter_stream, *ids)
+        moved += len(ids)
 
 
 class Failures:
@@ -43,8 +158,11 @@ class Failures:
         """One more attempt at the entry; returns how many so far, this one included."""
         return int(await self.client.hincrby(self.key, entry_id, 1))
 
-    async def uncount(self, entry_id: str) -> None:
-        await self.client.hincrby(self.key, entry_id, -1)
+    async def uncount(self, *entry_ids: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for entry_id in entry_ids:
+            pipe.hincrby(self.key, entry_id, -1)
+        await pipe.execute()
 
     async def reason(self, entry_id: str) -> str | None:
         found: Any = await self.client.hget(self.key, f"{entry_id}:reason")
@@ -56,67 +174,3 @@ class Failures:
 
 def forget_failures(pipe: Pipeline, names: RedisNames, entry_ids: Sequence[str]) -> None:
     pipe.hdel(names.failures, *entry_ids, *(f"{i}:reason" for i in entry_ids))
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    id: str
-    reason: str
-    entry_id: str
-    at: str
-    fields: dict[bytes, bytes]  # the original fields
-
-    def show(self) -> dict[str, object]:
-        """A JSON-friendly view: field values as text where they are UTF-8, else as their repr."""
-
-        def text(value: bytes) -> str:
-            try:
-                return value.decode("utf-8")
-            except UnicodeDecodeError:
-                return repr(value)
-
-        fields = {text(k): text(v)[:500] for k, v in self.fields.items()}
-        return {
-            "id": self.id,
-            "reason": self.reason,
-            "entry_id": self.entry_id,
-            "at": self.at,
-            "fields": fields,
-        }
-
-
-def _parse(entry_id: bytes, raw: dict[bytes, bytes]) -> DeadLetter:
-    meta = {
-        k.removeprefix(PREFIX).decode(): v.decode("utf-8", "replace")
-        for k, v in raw.items()
-        if k.startswith(PREFIX)
-    }
-    return DeadLetter(
-        id=entry_id.decode(),
-        reason=meta.get("reason", ""),
-        entry_id=meta.get("entry_id", ""),
-        at=meta.get("at", ""),
-        fields={k: v for k, v in raw.items() if not k.startswith(PREFIX)},
-    )
-
-
-async def read(client: aioredis.Redis, names: RedisNames, count: int = 100) -> list[DeadLetter]:
-    """The oldest ``count`` dead letters."""
-    found: Any = await client.xrange(names.dead_letter_stream, count=count)
-    return [_parse(i, f) for i, f in found]
-
-
-async def redrive(client: aioredis.Redis, names: RedisNames, ids: Sequence[str]) -> list[str]:
-    """Put the chosen dead letters back on the stream; returns their new ids. Unknown ids are an error."""
-    letters = []
-    for entry_id in ids:
-        found: Any = await client.xrange(names.dead_letter_stream, min=entry_id, max=entry_id)
-        if not found:
-            raise KeyError(f"no dead letter {entry_id}")
-        letters.append(_parse(*found[0]))
-    pipe = client.pipeline(transaction=True)
-    for letter in letters:
-        pipe.xadd(names.stream, letter.fields)  # type: ignore[arg-type]
-        pipe.xdel(names.dead_letter_stream, letter.id)
-    results = await pipe.execute()
-    return [r.decode() for r in results[::2]]

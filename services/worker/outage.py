@@ -1,16 +1,26 @@
-"""While a dependency is down: the batch in hand is retried with backoff, reading stops, health says why."""
+"""What a failure is (docs/pipeline.md), and pausing through the ones that are not a post's fault.
+
+- An **outage**: a dependency does not answer or refuses for now. The call is retried with backoff, the
+  worker reads nothing new meanwhile, and /health says what it waits for.
+- The **post's fault**: its data broke a rule (SQLSTATE class 22 or 23, an answer the provider cannot give
+  for it). Counted against the post: the WORKER_MAX_FAILURES-th failure dead-letters it.
+- Anything else is not known to be the post's fault. It is counted too, but once WORKER_SYSTEMIC_FAILURES
+  distinct posts have failed that way in a row it is **systemic** (a wrong model, a bug, a missing table):
+  the worker pauses as for an outage, with the error on /health, and those posts' counts are taken back.
+"""
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import redis.exceptions
 from prometheus_client import Gauge
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from services.common.inference.llm import LlmUnavailable
+from services.common.db.errors import data_at_fault, database_away
+from services.common.inference.llm import LlmInvalidAnswer, LlmUnavailable
 from services.common.inference.types import InferenceUnavailable
+from services.common.messages import MessageError
+from services.common.redis import redis_unavailable
 from services.common.retry import waiting_out
 
 log = logging.getLogger("worker")
@@ -18,15 +28,19 @@ T = TypeVar("T")
 
 
 def is_outage(exc: BaseException) -> bool:
-    """A dependency that does not answer, as opposed to a post that cannot be processed."""
+    """A dependency that does not answer or refuses for now, as opposed to a post that cannot be processed."""
     if isinstance(exc, InferenceUnavailable | LlmUnavailable | OSError | TimeoutError):
         return True
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        return True
-    if isinstance(exc, redis.exceptions.BusyLoadingError | redis.exceptions.TryAgainError):
-        return True
-    # Connection lost, server shutting down or starting, missing table: not the data's fault.
-    return isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError | DataError)
+    return redis_unavailable(exc) or database_away(exc)
+
+
+def post_fault(exc: BaseException) -> bool:
+    """The post's own data is what fails: the same post fails the same way every time."""
+    return isinstance(exc, MessageError | LlmInvalidAnswer) or data_at_fault(exc)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
 
 
 class Stopped(Exception):
@@ -34,15 +48,43 @@ class Stopped(Exception):
 
 
 class Pauser:
-    """Runs calls through outages: while one waits, ``paused_by`` says for what."""
+    """Runs calls through outages, and through a systemic failure once one is seen: while one waits,
+    ``paused_by`` says for what."""
 
-    def __init__(self, stopping: asyncio.Event, gauge: Gauge) -> None:
+    def __init__(
+        self, stopping: asyncio.Event, gauge: Gauge, systemic_after: int, longest_wait_s: float
+    ) -> None:
         self.stopping = stopping
         self.gauge = gauge
+        self.systemic_after = systemic_after
+        self.longest_wait_s = longest_wait_s
         self.paused_by: str | None = None
+        self.systemic: str | None = None  # the error that failed systemic_after posts in a row
+        self.failing: set[str] = set()  # distinct entries failing in a row, not on their own account
+
+    def waits_out(self, exc: BaseException) -> bool:
+        return is_outage(exc) or (self.systemic is not None and not post_fault(exc))
+
+    def failed(self, entry_id: str, exc: BaseException) -> set[str] | None:
+        """Note a lone post's failure that is not known to be its fault. When it makes the failure
+        systemic, returns the entries it failed (whose counts are not theirs); else None."""
+        self.failing.add(entry_id)
+        if len(self.failing) < self.systemic_after:
+            return None
+        self.systemic = describe(exc)
+        log.error(
+            "%d posts in a row failed the same way, not on their own account: pausing until it passes (%s)",
+            len(self.failing),
+            self.systemic,
+        )
+        failed, self.failing = self.failing, set()
+        return failed
+
+    def succeeded(self) -> None:
+        self.failing.clear()
 
     async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """``call()``, retried with backoff while a dependency is down; raises Stopped when stopping."""
+        """``call()``, retried with backoff while ``waits_out`` the failure; raises Stopped when stopping."""
         # Only a call that waited out an outage ends the pause: other calls may succeed meanwhile.
         waited = False
 
@@ -54,21 +96,22 @@ class Pauser:
         try:
             async for attempt in waiting_out(
                 "a dependency",
-                is_outage,
+                self.waits_out,
                 log,
                 stop=lambda _: self.stopping.is_set(),
                 on_wait=pause,
                 level=logging.INFO,
+                longest_wait_s=self.longest_wait_s,
             ):
                 with attempt:
                     try:
                         result = await call()
                     except Exception as exc:
-                        if is_outage(exc) and self.stopping.is_set():
+                        if self.waits_out(exc) and self.stopping.is_set():
                             raise Stopped from exc
                         raise
         except Exception as exc:
-            if waited and not is_outage(exc) and not isinstance(exc, Stopped):
+            if waited and not self.waits_out(exc) and not isinstance(exc, Stopped):
                 self._resumed()  # the dependency answered, though the call failed on the post's account
             raise
         if waited:
@@ -76,13 +119,16 @@ class Pauser:
         return result
 
     def _paused(self, exc: BaseException) -> None:
-        reason = f"{type(exc).__name__}: {exc}"[:300]
+        reason = describe(exc)[:300]
+        if self.systemic is not None and not is_outage(exc):
+            reason = f"systemic failure: {reason}"
         if self.paused_by is None:
-            log.warning("paused, a dependency is down: %s", reason)
+            log.warning("paused: %s", reason)
         self.paused_by = reason
         self.gauge.set(1)
 
     def _resumed(self) -> None:
+        self.systemic = None
         if self.paused_by is not None:
             log.info("resumed")
             self.paused_by = None

@@ -1,15 +1,20 @@
 """The worker's side of the stream: the consumer group, reads, takeovers, trimming, and settling a batch."""
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
 from services.common.names import RedisNames
+from services.common.redis import no_group
 from services.worker import dead_letters
+
+log = logging.getLogger("worker")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,63 +62,98 @@ class WorkStream:
         self.block_ms = block_ms
 
     async def ensure_group(self) -> None:
+        """The group, created if missing at the start of what the stream holds, with its entries-read set
+        to what the stream no longer holds (the workers trim what they acknowledge): its lag then counts
+        the entries there, where without it Redis could not tell the lag of a trimmed stream."""
         try:
-            await self.client.xgroup_create(self.names.stream, self.names.group, id="0", mkstream=True)
+            info: Any = await self.client.xinfo_stream(self.names.stream)
+            gone = max(int(info["entries-added"]) - int(info["length"]), 0)
+        except redis.exceptions.ResponseError:  # no such key: a new stream
+            gone = 0
+        try:
+            await self.client.xgroup_create(
+                self.names.stream, self.names.group, id="0", mkstream=True, entries_read=gone
+            )
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def _regrouping(self, call: Callable[[], Awaitable[T]], otherwise: T) -> T:
+        """``call()``; when the group is gone (Redis restarted without its data, or someone removed it), it
+        is created again and ``otherwise`` returned: the caller goes on with the next read."""
+        try:
+            return await call()
+        except redis.exceptions.ResponseError as exc:
+            if not no_group(exc):
+                raise
+            log.warning("the consumer group %s was gone: creating it again (%s)", self.names.group, exc)
+        await self.ensure_group()
+        return otherwise
+
     async def read(self, start: str = ">", count: int | None = None, *, block: bool = True) -> list[Entry]:
         """New entries (``>``, waiting up to WORKER_BLOCK_MS unless told not to wait), or this consumer's
         pending ones after ``start``; at most ``count`` (WORKER_BATCH_SIZE)."""
-        reply: Any = await self.client.xreadgroup(
-            self.names.group,
-            self.consumer,
-            {self.names.stream: start},
-            count=count or self.batch_size,
-            block=self.block_ms if start == ">" and block else None,
-        )
+
+        async def read() -> Any:
+            return await self.client.xreadgroup(
+                self.names.group,
+                self.consumer,
+                {self.names.stream: start},
+                count=count or self.batch_size,
+                block=self.block_ms if start == ">" and block else None,
+            )
+
+        reply: Any = await self._regrouping(read, None)
         return entries(reply[0][1]) if reply else []
 
     async def claim(self, start: str, idle_ms: int) -> tuple[str, list[Entry]]:
         """Entries pending longer than ``idle_ms`` with any consumer, from ``start``, now ours; and where to
         go on from ("0-0" at the end)."""
-        reply: Any = await self.client.xautoclaim(
-            self.names.stream,
-            self.names.group,
-            self.consumer,
-            min_idle_time=idle_ms,
-            start_id=start,
-            count=self.batch_size,
-        )
+
+        async def claim() -> Any:
+            return await self.client.xautoclaim(
+                self.names.stream,
+                self.names.group,
+                self.consumer,
+                min_idle_time=idle_ms,
+                start_id=start,
+                count=self.batch_size,
+            )
+
+        reply: Any = await self._regrouping(claim, [b"0-0", []])
         return _text(reply[0]), entries(reply[1])
 
     async def trim(self) -> Backlog | None:
-        """Trim below the oldest entry still pending or not yet delivered; None before the group exists."""
-        groups = await self.client.xinfo_groups(self.names.stream)
+        """Trim below the oldest entry still pending or not yet delivered; None while the group is missing
+        (it is created again)."""
+        try:
+            groups: Any = await self.client.xinfo_groups(self.names.stream)
+        except redis.exceptions.ResponseError:  # no such key: Redis lost the stream
+            groups = []
         ours = next((g for g in groups if g["name"].decode() == self.names.group), None)
         if ours is None:
+            await self.ensure_group()
             return None
-        summary = await self.client.xpending(self.names.stream, self.names.group)
+        summary: Any = await self._regrouping(
+            lambda: self.client.xpending(self.names.stream, self.names.group), None
+        )
+        if summary is None:
+            return None
         oldest = summary["min"] if summary["pending"] else ours["last-delivered-id"]
         if oldest and oldest != b"0-0":
             await self.client.xtrim(self.names.stream, minid=oldest, approximate=False)
         return Backlog(summary["pending"], ours.get("lag") or 0)
 
-    async def settle(
-        self, events: Sequence[str], dead: Sequence[tuple[Entry, str]], batch: Sequence[Entry]
-    ) -> None:
-        """Publish the events, dead-letter ``dead``, acknowledge the batch and forget its failure counts, in
-        one Redis transaction."""
-        pipe = self.client.pipeline(transaction=True)
+    async def settle(self, events: Sequence[str], batch: Sequence[Entry]) -> None:
+        """Publish the events, forget the batch's failure counts, then acknowledge it: one round trip, run
+        in that order. None of these commands adds data, so Redis runs them even when its memory is full
+        (maxmemory with noeviction), where it refuses every command of a MULTI. Each step is safe to repeat
+        and to stop after: cut short before the XACK, the batch is delivered again, stored once, and its
+        events published again."""
+        pipe = self.client.pipeline(transaction=False)
         for event in events:
             pipe.publish(self.names.channel, event)
-        at = datetime.now(UTC).isoformat()
-        for entry, reason in dead:
-            dead_letters.add(
-                pipe, self.names, dead_letters.record(entry.fields, entry.id, reason, at, self.consumer)
-            )
         ids = [entry.id for entry in batch]
-        pipe.xack(self.names.stream, self.names.group, *ids)
         dead_letters.forget_failures(pipe, self.names, ids)
+        pipe.xack(self.names.stream, self.names.group, *ids)
         await pipe.execute()

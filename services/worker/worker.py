@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import redis.exceptions
-
 from services.common.db.engine import create_engine, session_factory
 from services.common.events import PostData, PostEvent, encode_event
 from services.common.inference.fallback import FallbackClassifier
 from services.common.names import RedisNames
 from services.common.redis import redis_client
 from services.common.settings import Settings
+from services.worker import alone, dead_letters
 from services.worker.batch import Refused, Valid, analysed, events_for, first_unknown, validate
 from services.worker.dead_letters import Failures
 from services.worker.metrics import Metrics, http_server
@@ -43,12 +42,21 @@ class Worker:
             self.redis, self.names, self.consumer, settings.worker_batch_size, settings.worker_block_ms
         )
         self.failures = Failures(self.redis, self.names)
-        self.engine = create_engine(settings.database_url, pool_size=settings.worker_concurrency)
+        self.engine = create_engine(
+            settings.database_url,
+            pool_size=settings.worker_concurrency,
+            command_timeout_s=settings.worker_db_timeout_s,
+        )
         self.sessions = session_factory(self.engine)
         self.metrics = Metrics()
         self.classifier = FallbackClassifier.from_settings(settings, self.redis, self.metrics.registry)
         self.stopping = asyncio.Event()
-        self.outage = Pauser(self.stopping, self.metrics.paused)
+        self.outage = Pauser(
+            self.stopping,
+            self.metrics.paused,
+            settings.worker_systemic_failures,
+            settings.worker_retry_max_s,
+        )
         self._retrying = self.outage.retrying
         self._holding: set[str] = set()  # ids of the entries in flight here, never taken over from itself
 
@@ -74,6 +82,11 @@ class Worker:
         serving = asyncio.create_task(server.serve()) if server else None
         try:
             await self._retrying(self.stream.ensure_group)
+            moved = await self._retrying(
+                lambda: dead_letters.adopt_old_stream(self.sessions, self.redis, self.names)
+            )
+            if moved:
+                log.info("moved %d dead letters from the Redis stream into PostgreSQL", moved)
             await self._own_pending()
             await asyncio.gather(self._read_loop(), self._reclaim_loop(), self._trim_loop())
         except Stopped:
@@ -199,6 +212,8 @@ class Worker:
                 log.exception("a batch of %d failed: retrying each post alone", len(batch))
                 for entry in batch:
                     await self.handle_alone(entry)
+            else:
+                self.outage.succeeded()
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
     @contextlib.contextmanager
@@ -211,36 +226,10 @@ class Worker:
             self._holding -= ids
 
     async def handle_alone(self, entry: Entry) -> None:
-        """One post, counted: its attempts survive a crash, and the WORKER_MAX_FAILURES-th dead-letters it."""
+        """One post, counted: its attempts survive a crash, and the WORKER_MAX_FAILURES-th failure on its
+        own account dead-letters it (services/worker/alone.py)."""
         with self._hold([entry]):
-            await self._alone(entry)
-
-    async def _alone(self, entry: Entry) -> None:
-        most = self.settings.worker_max_failures
-        count = await self._retrying(lambda: self.failures.count(entry.id))
-        if count > most:  # its last attempt stopped the worker before it could count the failure
-            reason = await self._retrying(lambda: self.failures.reason(entry.id))
-            text = reason or "its processing stopped the worker"
-            await self._retrying(
-                lambda: self.settle([], [(entry, f"failed {count - 1} times: {text}")], [entry])
-            )
-            return
-        try:
-            await self._retrying(lambda: self.process([entry]))
-        except Stopped:
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):  # Redis may be the outage
-                await self.failures.uncount(entry.id)  # not its fault
-            raise
-        except Exception as exc:  # noqa: BLE001 (whatever fails a lone post counts against it)
-            self.metrics.failed.inc()
-            reason = f"{type(exc).__name__}: {exc}"[:1000]
-            log.warning("post %s failed (%d of %d): %s", entry.id, count, most, reason)
-            if count >= most:
-                await self._retrying(
-                    lambda: self.settle([], [(entry, f"failed {count} times: {reason}")], [entry])
-                )
-            else:  # it stays pending, and is taken over again after WORKER_CLAIM_IDLE_S
-                await self._retrying(lambda: self.failures.keep_reason(entry.id, reason))
+            await alone.handle(self, entry)
 
     async def process(self, batch: list[Entry]) -> None:
         """A batch, top to bottom: validate, look up what is stored, classify the new posts in one call,
@@ -271,7 +260,13 @@ class Worker:
         return found
 
     async def settle(self, events: list[PostData], dead: list[Refused], batch: list[Entry]) -> None:
-        await self.stream.settle([encode_event(PostEvent(data=event)) for event in events], dead, batch)
+        """Keep the dead letters (in PostgreSQL, first: an entry is acknowledged only once it is stored or
+        kept), then publish and acknowledge."""
+        if dead:
+            letters = [(entry.id, entry.fields, reason) for entry, reason in dead]
+            async with self.sessions() as session:
+                await dead_letters.keep(session, letters, self.consumer)
+        await self.stream.settle([encode_event(PostEvent(data=event)) for event in events], batch)
         for entry, reason in dead:
             log.warning("dead-lettered %s: %s", entry.id, reason)
         self.metrics.dead_lettered.inc(len(dead))

@@ -13,12 +13,15 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db.engine import session_factory
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.events import PostEvent, parse_event
 from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.launcher.tritonserver import EmbeddedTriton
+from services.worker import dead_letters
+from services.worker.dead_letters import DeadLetter
 from services.worker.worker import Worker
 
 TEXTS = [
@@ -125,6 +128,16 @@ async def _value(result: bool | Awaitable[bool]) -> bool:
 
 async def equals(value: Awaitable[object], expected: object) -> bool:
     return await value == expected
+
+
+async def dead(engine: AsyncEngine) -> list[DeadLetter]:
+    """The dead letters kept, oldest first."""
+    async with session_factory(engine)() as session:
+        return await dead_letters.read(session, 10_000)
+
+
+async def dead_count(engine: AsyncEngine) -> int:
+    return len(await dead(engine))
 
 
 async def at_least(engine: AsyncEngine, n: int) -> bool:

@@ -5,7 +5,6 @@ import asyncio
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,7 +15,7 @@ from services.common.db.models import SentimentAnalysis
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from tests.support import FakeProvider, free_port, start_triton
-from tests.worker.conftest import Running, add, counts, equals, pending, post, stored, until
+from tests.worker.conftest import Running, add, counts, dead, dead_count, equals, pending, post, stored, until
 
 pytestmark = pytest.mark.usefixtures("session", "redis")
 
@@ -76,7 +75,7 @@ async def test_triton_stopped_mid_run_switches_to_the_provider_and_back_storing_
     assert {models[f"p{n}"] for n in range(40, 80)} == {LLM}, "Triton was down: the provider answered"
     assert all(models[f"p{n}"].startswith("minilm-bundle@") for n in range(i, i + 40)), "back to Triton"
     assert sum(len(r["posts"]) for r in provider.requests) >= 40
-    assert await redis.xlen(names.dead_letter_stream) == 0
+    assert await dead_count(engine) == 0
     assert await pending(redis, names) == 0
 
 
@@ -99,7 +98,7 @@ async def test_with_triton_and_the_provider_both_down_the_worker_waits_and_loses
         await until(lambda: len(provider.requests) >= asked + 3, what="three more tries while paused")
         assert worker.paused_by is not None
         assert await counts(engine) == (0, 0)
-        assert await redis.xlen(names.dead_letter_stream) == 0, "an outage dead-letters nothing"
+        assert await dead_count(engine) == 0, "an outage dead-letters nothing"
         provider.mode = "ok"
         await until(lambda: stored(engine, 10), what="every post once the provider answers")
     assert set((await model_names(engine)).values()) == {LLM}
@@ -124,9 +123,8 @@ async def test_a_post_the_provider_keeps_answering_wrongly_for_is_dead_lettered(
     )
     await add(redis, names, post(0), post(1))
     async with Running(settings):
-        await until(lambda: equals(redis.xlen(names.dead_letter_stream), 2), what="both posts dead-lettered")
-    letters: Any = await redis.xrange(names.dead_letter_stream)
-    reasons = {fields[b"dead_letter_reason"].decode() for _, fields in letters}
+        await until(lambda: equals(dead_count(engine), 2), what="both posts dead-lettered")
+    reasons = {letter.reason for letter in await dead(engine)}
     assert all("LlmInvalidAnswer" in reason and "failed 2 times" in reason for reason in reasons), reasons
     assert await counts(engine) == (0, 0)
     assert await pending(redis, names) == 0

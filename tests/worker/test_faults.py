@@ -20,7 +20,17 @@ from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.worker.worker import Worker
 from tests.support import LoneRedis
-from tests.worker.conftest import at_least, counts, equals, pending, post, stored, until, worker_env
+from tests.worker.conftest import (
+    at_least,
+    counts,
+    dead_count,
+    equals,
+    pending,
+    post,
+    stored,
+    until,
+    worker_env,
+)
 
 PG = Path("/etc/postgresql")
 PG_VERSIONS = sorted(p.name for p in PG.iterdir()) if shutil.which("pg_ctlcluster") and PG.is_dir() else []
@@ -70,7 +80,7 @@ async def test_from_the_ingester_to_stored_rows_and_an_event_for_every_post(
         ids = set(await conn.scalars(select(SocialMediaPost.post_id)))
     assert {e.data.post_id for e in events} == ids
     assert await pending(redis, names) == 0
-    assert await redis.xlen(names.dead_letter_stream) == 0
+    assert await dead_count(engine) == 0
 
 
 async def test_a_worker_killed_again_and_again_loses_and_doubles_nothing(
@@ -93,7 +103,7 @@ async def test_a_worker_killed_again_and_again_loses_and_doubles_nothing(
         worker.send_signal(signal.SIGTERM)
         assert await stopped(worker) == 0
     assert await counts(engine) == (600, 600)
-    assert await redis.xlen(names.dead_letter_stream) == 0
+    assert await dead_count(engine) == 0
 
 
 async def test_sigterm_finishes_the_batches_in_flight_and_acknowledges_them(
@@ -133,7 +143,7 @@ async def test_a_postgresql_restart_mid_run_loses_nothing(
     finally:
         worker.stop()
         await asyncio.wait_for(task, 60)
-    assert await redis.xlen(names.dead_letter_stream) == 0
+    assert await dead_count(engine) == 0
     assert await pending(redis, names) == 0
 
 

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db.engine import session_factory
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.events import PostEvent
 from services.common.names import RedisNames
@@ -19,7 +20,19 @@ from services.common.settings import Settings
 from services.worker import dead_letters
 from services.worker.stream import Entry
 from tests.support import free_port, start_triton
-from tests.worker.conftest import Running, add, at_least, counts, equals, pending, post, stored, until
+from tests.worker.conftest import (
+    Running,
+    add,
+    at_least,
+    counts,
+    dead,
+    dead_count,
+    equals,
+    pending,
+    post,
+    stored,
+    until,
+)
 
 # Empty tables and no keys under the run's prefix after each test (both fixtures clean up).
 pytestmark = pytest.mark.usefixtures("session", "redis")
@@ -82,8 +95,8 @@ async def test_poison_input_has_a_defined_outcome_and_never_stops_the_worker(
             post(9),
         )
         await until(lambda: stored(engine, 3), what="posts 1, 3 and 9")
-        await until(lambda: equals(redis.xlen(names.dead_letter_stream), 7), what="7 dead letters")
-    reasons = {d.fields[b"post_id"].decode(): d.reason for d in await dead_letters.read(redis, names)}
+        await until(lambda: equals(dead_count(engine), 7), what="7 dead letters")
+    reasons = {d.fields[b"post_id"].decode(): d.reason for d in await dead(engine)}
     assert reasons.pop("p4").startswith("created_at: ")  # pydantic's wording of a bad datetime
     assert reasons == {
         "p2": "author: required",
@@ -146,14 +159,14 @@ async def test_triton_stopped_mid_run_pauses_the_worker_and_dead_letters_nothing
             held = (await counts(engine))[0]
             await asyncio.sleep(2)
             assert (await counts(engine))[0] == held, "nothing is written while Triton is away"
-            assert await redis.xlen(names.dead_letter_stream) == 0
+            assert await dead_count(engine) == 0
             assert await pending(redis, names) > 0, "what it read stays pending"
             server = start_triton(repository, tmp_path, grpc_port=port)
             await until(lambda: stored(engine, 300), timeout_s=120, what="every post after Triton came back")
             assert worker.paused_by is None
     finally:
         server.stop()
-    assert await redis.xlen(names.dead_letter_stream) == 0
+    assert await dead_count(engine) == 0
     assert await pending(redis, names) == 0
 
 
@@ -180,27 +193,26 @@ async def test_a_post_that_keeps_failing_is_dead_lettered_after_n_tries_and_can_
         async with Running(settings) as worker:
             await add(redis, names, post(1), post(2, "cursed"), post(3))
             await until(lambda: stored(engine, 2), what="the two good posts of the batch")
-            await until(
-                lambda: equals(redis.xlen(names.dead_letter_stream), 1), what="the cursed post dead-lettered"
-            )
+            await until(lambda: equals(dead_count(engine), 1), what="the cursed post dead-lettered")
             failed = worker.metrics.registry.get_sample_value("worker_posts_failed_total")
             assert failed == worker_settings.worker_max_failures
     finally:
         async with engine.begin() as conn:
             await conn.execute(text("DROP TRIGGER refuse_cursed ON social_media_posts"))
             await conn.execute(text("DROP FUNCTION refuse_cursed"))
-    [letter] = await dead_letters.read(redis, names)
+    [letter] = await dead(engine)
     assert letter.reason.startswith(f"failed {worker_settings.worker_max_failures} times: IntegrityError")
     assert "cursed content" in letter.reason
     assert await redis.hlen(names.failures) == 0, "the failure counts go with the post"
 
-    [new_id] = await dead_letters.redrive(redis, names, [letter.id])
-    assert await redis.xlen(names.dead_letter_stream) == 0
+    sessions = session_factory(engine)
+    [new_id] = await dead_letters.redrive(sessions, redis, names, [letter.id])
+    assert await dead_count(engine) == 0
     async with Running(worker_settings):
         await until(lambda: stored(engine, 3), what="the re-driven post")
     assert new_id > letter.entry_id
     with pytest.raises(KeyError):
-        await dead_letters.redrive(redis, names, [letter.id])
+        await dead_letters.redrive(sessions, redis, names, [letter.id])
 
 
 async def test_health_and_metrics_are_served(

@@ -1,10 +1,11 @@
 """The three tables of the data model (docs/architecture.md), with the original specification's column
-names, and the rollup that the aggregations read."""
+names, the rollup that the aggregations read, and the dead letters."""
 
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -119,3 +121,22 @@ class SentimentRollup(Base):
     emotion: Mapped[Emotion] = mapped_column(_label(Emotion, "emotion"), primary_key=True)
     posts: Mapped[int] = mapped_column(BigInteger)
     confidence_sum: Mapped[float] = mapped_column(Float)
+
+
+class DeadLetter(Base):
+    """A stream entry set aside, with why: kept until someone redrives or deletes it (docs/pipeline.md).
+
+    In PostgreSQL, not Redis: it survives a Redis loss, cannot fill Redis's memory, and nothing trims it.
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Its id on the stream. Unique: a dead letter written again (a settle retried after a lost reply, a
+    # redelivery) is kept once.
+    entry_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The entry's field names and values, alternating, byte for byte as read (not UTF-8 included).
+    fields: Mapped[list[bytes]] = mapped_column(ARRAY(LargeBinary))
+    reason: Mapped[str] = mapped_column(Text)
+    consumer: Mapped[str] = mapped_column(String(128))
+    dead_lettered_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now(), index=True)

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from services.common.db.engine import create_engine
 from services.common.db.migrate import alembic_config, downgrade, upgrade, wait_for_database
 
-TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts", "sentiment_rollup"}
+TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts", "sentiment_rollup", "dead_letters"}
 
 
 def schema(database_url: str) -> dict[str, object]:

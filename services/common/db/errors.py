@@ -1,0 +1,44 @@
+"""PostgreSQL errors sorted by what they are, from their SQLSTATE (the class is its first two characters;
+https://www.postgresql.org/docs/current/errcodes-appendix.html).
+
+The asyncpg dialect raises SQLAlchemy's generic DBAPIError for most server errors (never its DataError), so
+the type says little: the code says whether the data is at fault or the server is away.
+"""
+
+from sqlalchemy.exc import DBAPIError
+
+# The data's fault: data exceptions (22: a value too long, a character the database encoding cannot hold,
+# a number out of range) and integrity constraints (23: a check, a foreign key, NOT NULL).
+DATA_CLASSES = frozenset({"22", "23"})
+# The server away or refusing for now: connection exceptions (08), insufficient resources (53: disk full,
+# out of memory, too many connections), operator intervention (57: shutting down, starting, a cancelled
+# statement), system errors (58: I/O), a transaction rolled back by a serialisation failure or a deadlock
+# (40), a lock not available (55P03).
+OUTAGE_CLASSES = frozenset({"08", "53", "57", "58", "40"})
+OUTAGE_CODES = frozenset({"55P03"})
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, if the server sent one."""
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code if isinstance(code, str) else None
+    code = getattr(exc, "sqlstate", None)  # asyncpg's own errors, when used without SQLAlchemy
+    return code if isinstance(code, str) else None
+
+
+def data_at_fault(exc: BaseException) -> bool:
+    """The statement's data broke a rule: the same data fails the same way every time."""
+    code = sqlstate(exc)
+    return code is not None and code[:2] in DATA_CLASSES
+
+
+def database_away(exc: BaseException) -> bool:
+    """PostgreSQL is not answering, or refuses for now: try again later. A DBAPIError without a SQLSTATE is
+    the connection itself failing (closed, reset, refused)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = sqlstate(exc)
+    if code is None:
+        return True
+    return code[:2] in OUTAGE_CLASSES or code in OUTAGE_CODES
