@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -14,11 +15,15 @@ from pydantic import BaseModel
 from services.common.names import RedisNames
 from services.common.redis import REDIS_DOWN
 
+# Whatever Redis answers instead of a value (down, out of memory, loading, a replica...) is a miss: the
+# answer is built from PostgreSQL.
+CACHE_ERRORS = (redis.exceptions.RedisError, *REDIS_DOWN)
+
 log = logging.getLogger("backend")
 
 
 class AnswerCache:
-    """Without Redis every answer is built: a cache that does not answer is a miss, not an error."""
+    """Without Redis every answer is built: a cache that does not answer, or answers an error, is a miss."""
 
     def __init__(self, redis: aioredis.Redis, names: RedisNames, default_ttl_s: float) -> None:
         self.redis = redis
@@ -43,7 +48,7 @@ class AnswerCache:
             return await build()
         try:
             hit = await self.redis.get(key)
-        except REDIS_DOWN as exc:
+        except CACHE_ERRORS as exc:
             log.warning("answer cache unavailable (Redis: %s)", exc)
             hit = None
         if hit is not None:
@@ -58,7 +63,7 @@ class AnswerCache:
 
     async def _keep(self, key: str, ttl_s: float, build: Callable[[], Awaitable[bytes]]) -> bytes:
         body = await build()
-        with contextlib.suppress(*REDIS_DOWN):
+        with contextlib.suppress(*CACHE_ERRORS):
             await self.redis.set(key, body, px=int(ttl_s * 1000))
         return body
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,7 +30,14 @@ class Backend:
     def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self.settings = settings
         self.names = RedisNames(settings.redis_key_prefix)
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        # A read past API_STATEMENT_TIMEOUT_MS is cancelled by PostgreSQL (answered 503), and a connection
+        # left idle in a transaction is closed: no stuck query or client holds a connection of the pool.
+        timeout = str(settings.api_statement_timeout_ms)
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            server_settings={"statement_timeout": timeout, "idle_in_transaction_session_timeout": timeout},
+        )
         # The reads, on the same pool, outside a transaction: no BEGIN and ROLLBACK round trips around each.
         self.reads: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.redis = redis_client(settings, "api")
@@ -38,6 +45,9 @@ class Backend:
         self.stream = StreamWriter(self.redis, self.names, settings.stream_max_backlog)
         self.triton = TritonClassifier(settings.triton_url, settings.model_repository, timeout_s=2.0)
         self.aggregator = SentimentAggregator(self.reads)
+        self.dead_letters = Gauge(
+            "dead_letters", "Posts set aside, as /api/health last counted them", registry=registry
+        )
         self.alerts = AlertService(settings, self.engine, self.redis)
         self.hub = Hub(
             redis_client(settings, "subscriber"),

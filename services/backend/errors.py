@@ -4,8 +4,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from services.backend.aggregation import TooManyBuckets
+from services.common.db.errors import database_away, sqlstate
 from services.common.stream import BacklogFull
 
 log = logging.getLogger("backend")
@@ -28,7 +30,7 @@ class UnknownCursor(InvalidParameter):
 
 
 class StreamUnavailable(RuntimeError):
-    """Redis does not answer, so nothing can be put on the stream."""
+    """Redis does not answer or refuses writes for now, so nothing can be put on the stream."""
 
 
 def _invalid(name: str, message: str) -> JSONResponse:
@@ -56,6 +58,21 @@ def install(app: FastAPI) -> None:
         log.warning("ingest refused: Redis unavailable (%s)", exc.__cause__)
         return JSONResponse(
             {"detail": "the stream is unavailable: retry later"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL away, restarting or cancelling a read past API_STATEMENT_TIMEOUT_MS (57014): a 503 the
+        # client can retry. Anything else is a bug, and stays a 500.
+        if not database_away(exc):
+            raise exc
+        log.warning(
+            "%s %s: the database did not answer (%s)", request.method, request.url.path, sqlstate(exc)
+        )
+        return JSONResponse(
+            {"detail": "the database is unavailable or the query took too long: retry later"},
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )

@@ -1,8 +1,10 @@
-"""``/api/health``'s parts: probes of the services, and the table counts (kept like an answer)."""
+"""``/api/health``'s parts: probes of the services, the table counts (kept like an answer), the dead
+letters, and the warnings an operator should act on."""
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,11 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.backend.aggregation import Filters, SentimentAggregator
 from services.backend.cache import AnswerCache
 from services.backend.schemas import Stats
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import DeadLetter, SentimentAnalysis, SocialMediaPost
+from services.common.redis import PERSISTENCE_WARNING, Persistence
 from services.common.timestamps import utcnow
 
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
 PROBE_TIMEOUT_S = 3.0
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 async def answers(check: Any) -> bool:
@@ -23,6 +28,28 @@ async def answers(check: Any) -> bool:
         return bool(await asyncio.wait_for(check, PROBE_TIMEOUT_S))
     except Exception:  # noqa: BLE001 - any failure of a health probe means "disconnected"
         return False
+
+
+async def within(check: Awaitable[T], otherwise: U) -> T | U:
+    """A probe's value within PROBE_TIMEOUT_S, or ``otherwise`` when it fails."""
+    try:
+        return await asyncio.wait_for(check, PROBE_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - a failed probe reports what it could not find out
+        return otherwise
+
+
+async def dead_letters(engine: AsyncEngine) -> int:
+    return await row_count(engine, DeadLetter.__tablename__)
+
+
+def warnings(persistence: Persistence | None, dead_letters: int | None, degraded_at: int) -> list[str]:
+    found = [PERSISTENCE_WARNING[persistence]] if persistence in PERSISTENCE_WARNING else []
+    if dead_letters is not None and dead_letters >= degraded_at:
+        found.append(
+            f"{dead_letters} posts are dead letters (DEAD_LETTERS_DEGRADED_AT is {degraded_at}): see why "
+            "with python -m services.worker dead-letters, then redrive or delete them."
+        )
+    return found
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

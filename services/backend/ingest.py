@@ -3,7 +3,8 @@
 Off without INGEST_TOKEN (403); with it, the request must bear that token (401). Each post is checked
 against the stream message schema on its own: the valid ones are added to the stream in one pipelined
 round trip, the others are answered with the fields at fault. When the backlog would pass
-STREAM_MAX_BACKLOG nothing is added and the answer is 429 with Retry-After; Redis away is a 503.
+STREAM_MAX_BACKLOG nothing is added and the answer is 429 with Retry-After; Redis away or refusing writes
+for now (out of memory, a failed save, a replica) is a 503 with Retry-After.
 """
 
 from fastapi import APIRouter, Depends, status
@@ -12,7 +13,7 @@ from services.backend.deps import BackendDep, ingest_token
 from services.backend.errors import StreamUnavailable
 from services.backend.schemas import IngestAnswer, IngestError, IngestRequest, IngestResult
 from services.common.messages import MessageError, PostMessage
-from services.common.redis import REDIS_DOWN
+from services.common.redis import redis_unavailable
 
 router = APIRouter(dependencies=[Depends(ingest_token)])
 
@@ -25,7 +26,7 @@ router = APIRouter(dependencies=[Depends(ingest_token)])
         401: {"description": "Missing or wrong bearer token"},
         403: {"description": "Ingestion over HTTP is off (no INGEST_TOKEN)"},
         429: {"description": "The backlog is over STREAM_MAX_BACKLOG; retry after Retry-After seconds"},
-        503: {"description": "Redis is not answering; retry after Retry-After seconds"},
+        503: {"description": "Redis is not answering or refuses writes; retry after Retry-After seconds"},
     },
 )
 async def ingest(body: IngestRequest, backend: BackendDep) -> IngestAnswer:
@@ -46,6 +47,8 @@ async def ingest(body: IngestRequest, backend: BackendDep) -> IngestAnswer:
     if valid:
         try:
             await backend.stream.add_within_backlog(valid)  # BacklogFull: 429
-        except REDIS_DOWN as exc:
-            raise StreamUnavailable from exc
+        except Exception as exc:
+            if redis_unavailable(exc):
+                raise StreamUnavailable from exc
+            raise
     return IngestAnswer(accepted=len(valid), rejected=len(body.posts) - len(valid), results=results)

@@ -20,6 +20,7 @@ from services.backend.errors import InvalidParameter
 from services.backend.schemas import Aggregate, Alerts, Distribution, Emotions, Health, Posts, Services
 from services.common.db.models import SentimentAlert
 from services.common.events import AlertData
+from services.common.redis import Persistence, persistence
 from services.common.timestamps import UtcDatetime, utcnow
 
 DEFAULT_SPAN = timedelta(hours=24)  # of the time series when start_date is not given
@@ -65,15 +66,27 @@ TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
 
 @health_router.get("/api/health", response_model=Health)
 async def health(backend: BackendDep) -> JSONResponse:
-    """The services' state and the table counts. ``total_posts`` and ``total_analyses`` are PostgreSQL's
-    estimates (``pg_class.reltuples``) once a table passes 100,000 rows, exact below."""
+    """The services' state, the table counts, the dead letters and what an operator should know.
+    ``total_posts`` and ``total_analyses`` are PostgreSQL's estimates (``pg_class.reltuples``) once a table
+    passes 100,000 rows, exact below. Degraded while Redis or Triton does not answer, or once the dead
+    letters reach DEAD_LETTERS_DEGRADED_AT."""
     database, redis_up, triton = await asyncio.gather(
         probes.answers(probes.database_answers(backend.reads)),
         probes.answers(backend.redis.ping()),
         probes.answers(backend.triton.healthy()),
     )
     stats = await probes.stats(backend.reads, backend.aggregator, backend.cache) if database else None
-    status = "unhealthy" if not database else "healthy" if redis_up and triton else "degraded"
+    kept: Persistence | None = None
+    if redis_up:
+        kept = await probes.within(persistence(backend.redis), "unknown")
+    dead = await probes.within(probes.dead_letters(backend.reads), None) if database else None
+    if dead is not None:
+        backend.dead_letters.set(dead)
+    warnings = probes.warnings(kept, dead, backend.settings.dead_letters_degraded_at)
+    piling_up = dead is not None and dead >= backend.settings.dead_letters_degraded_at
+    status = (
+        "unhealthy" if not database else "healthy" if redis_up and triton and not piling_up else "degraded"
+    )
     body = Health(
         status=status,
         timestamp=utcnow(),
@@ -83,6 +96,9 @@ async def health(backend: BackendDep) -> JSONResponse:
             triton="connected" if triton else "disconnected",
         ),
         stats=stats,
+        redis_persistence=kept,
+        dead_letters=dead,
+        warnings=warnings,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=503 if status == "unhealthy" else 200)
 

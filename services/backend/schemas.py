@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.backend.aggregation import Period
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
+from services.common.redis import Persistence
 from services.common.timestamps import UtcDatetime
 
 ServiceState = Literal["connected", "disconnected"]
@@ -37,6 +38,13 @@ class Health(BaseModel):
     timestamp: UtcDatetime
     services: Services
     stats: Stats | None
+    redis_persistence: Persistence | None = Field(
+        description="How Redis keeps what it holds (None while it does not answer)"
+    )
+    dead_letters: int | None = Field(
+        description="Posts set aside, kept until redriven or deleted (None while PostgreSQL does not answer)"
+    )
+    warnings: list[str] = Field(description="What an operator should know and act on, in plain words")
 
 
 class Analysis(BaseModel):

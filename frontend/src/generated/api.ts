@@ -30,8 +30,10 @@ export interface paths {
         };
         /**
          * Health
-         * @description The services' state and the table counts. ``total_posts`` and ``total_analyses`` are PostgreSQL's
-         *     estimates (``pg_class.reltuples``) once a table passes 100,000 rows, exact below.
+         * @description The services' state, the table counts, the dead letters and what an operator should know.
+         *     ``total_posts`` and ``total_analyses`` are PostgreSQL's estimates (``pg_class.reltuples``) once a table
+         *     passes 100,000 rows, exact below. Degraded while Redis or Triton does not answer, or once the dead
+         *     letters reach DEAD_LETTERS_DEGRADED_AT.
          */
         get: operations["health_api_health_get"];
         put?: never;
@@ -298,6 +300,16 @@ export interface components {
         };
         /** Health */
         Health: {
+            /**
+             * Dead Letters
+             * @description Posts set aside, kept until redriven or deleted (None while PostgreSQL does not answer)
+             */
+            dead_letters: number | null;
+            /**
+             * Redis Persistence
+             * @description How Redis keeps what it holds (None while it does not answer)
+             */
+            redis_persistence: ("appendonly" | "snapshots" | "none" | "unknown") | null;
             services: components["schemas"]["Services"];
             stats: components["schemas"]["Stats"] | null;
             /**
@@ -307,6 +319,11 @@ export interface components {
             status: "healthy" | "degraded" | "unhealthy";
             /** Timestamp */
             timestamp: string;
+            /**
+             * Warnings
+             * @description What an operator should know and act on, in plain words
+             */
+            warnings: string[];
         };
         /** IngestAnswer */
         IngestAnswer: {
@@ -586,7 +603,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Redis is not answering; retry after Retry-After seconds */
+            /** @description Redis is not answering or refuses writes; retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
