@@ -17,5 +17,6 @@ export default defineConfig({
   preview: { host: '127.0.0.1', port, strictPort: true, proxy },
   // One page: the whole app in one chunk (about 200 kB gzipped) is fine.
   build: { chunkSizeWarningLimit: 1000 },
-  test: { environment: 'node', include: ['src/**/*.test.ts'] },
+  // Components are rendered to HTML (react-dom/server): no DOM needed.
+  test: { environment: 'node', include: ['src/**/*.test.ts', 'src/**/*.test.tsx'] },
 })

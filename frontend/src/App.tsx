@@ -5,6 +5,7 @@ import { DistributionChart } from './components/DistributionChart'
 import { EmotionChart } from './components/EmotionChart'
 import { Header } from './components/Header'
 import { LiveFeed } from './components/LiveFeed'
+import { PanelBoundary } from './components/PanelBoundary'
 import { SentimentChart } from './components/SentimentChart'
 import { Live, socketUrl } from './live'
 import { initialState, postsLastMinute, reducer } from './state'
@@ -34,6 +35,7 @@ export function App() {
       onEvents: (events) => dispatch({ type: 'events', events, now: Date.now() }),
       onConnection: (connection) => dispatch({ type: 'connection', connection }),
       onReconnect: reload,
+      onResync: reload,
     })
     live.start()
     const tick = setInterval(() => dispatch({ type: 'events', events: [], now: Date.now() }), TICK_MS)
@@ -70,19 +72,31 @@ export function App() {
 
   return (
     <div className="app">
-      <Header connection={state.connection} health={state.health} postsLastMinute={postsLastMinute(state, state.now)} />
-      <AlertNotice alert={state.notice} onDismiss={() => dispatch({ type: 'dismiss' })} />
+      <PanelBoundary name="Header" onReload={reload}>
+        <Header connection={state.connection} health={state.health} postsLastMinute={postsLastMinute(state, state.now)} />
+        <AlertNotice alert={state.notice} onDismiss={() => dispatch({ type: 'dismiss' })} />
+      </PanelBoundary>
       {state.error && <div className="error" role="alert">{state.error} <button onClick={reload}>Retry</button></div>}
       {state.loading ? (
         <p className="loading" role="status">Loading the dashboard…</p>
       ) : (
         <main className="grid">
-          <SentimentChart series={state.series} period={state.period} rangeHours={state.rangeHours} onChange={changePeriod} />
-          <DistributionChart distribution={state.distribution} />
-          <EmotionChart emotions={state.emotions} period={state.period} />
-          <Alerts alerts={state.alerts} />
-          <LiveFeed feed={state.feed} held={state.held.length} paused={state.paused} filters={state.filters}
-            sources={sources} onPause={(paused) => dispatch({ type: 'pause', paused })} onFilters={changeFilters} />
+          <PanelBoundary name="Sentiment over time" onReload={reload}>
+            <SentimentChart series={state.series} period={state.period} rangeHours={state.rangeHours} onChange={changePeriod} />
+          </PanelBoundary>
+          <PanelBoundary name="Last 24 hours" onReload={reload}>
+            <DistributionChart distribution={state.distribution} />
+          </PanelBoundary>
+          <PanelBoundary name="Emotions over time" onReload={reload}>
+            <EmotionChart emotions={state.emotions} period={state.period} />
+          </PanelBoundary>
+          <PanelBoundary name="Alerts" onReload={reload}>
+            <Alerts alerts={state.alerts} />
+          </PanelBoundary>
+          <PanelBoundary name="Live feed" onReload={reload}>
+            <LiveFeed feed={state.feed} held={state.held.length} paused={state.paused} filters={state.filters}
+              sources={sources} onPause={(paused) => dispatch({ type: 'pause', paused })} onFilters={changeFilters} />
+          </PanelBoundary>
         </main>
       )}
     </div>

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FLUSH_MS, Live, OFFLINE_AFTER, backoff, socketUrl } from './live'
-import type { Connection, LiveEvent } from './types'
+import { FLUSH_MS, Live, OFFLINE_AFTER, backoff, parseEvent, socketUrl } from './live'
+import type { Connection, LiveEvent, PostData } from './types'
 
 class FakeSocket {
   onopen: ((ev: Event) => unknown) | null = null
@@ -14,7 +14,15 @@ class FakeSocket {
     this.onclose?.({} as CloseEvent)
   }
   open() { this.onopen?.({} as Event) }
-  send(event: object) { this.onmessage?.({ data: JSON.stringify(event) } as MessageEvent) }
+  send(event: object) { this.sendText(JSON.stringify(event)) }
+  sendText(data: string) { this.onmessage?.({ data } as MessageEvent) }
+}
+
+function post(i: number): PostData {
+  return {
+    post_id: `p-${i}`, content: 'text', source: 'reddit', author: 'someone', created_at: '2026-11-29T10:00:00Z',
+    sentiment_label: 'neutral', confidence_score: 0.5, emotion: 'joy', model_name: 'm', analyzed_at: '2026-11-29T10:00:01Z',
+  }
 }
 
 function harness() {
@@ -22,12 +30,14 @@ function harness() {
   const batches: LiveEvent[][] = []
   const states: Connection[] = []
   let reconnects = 0
+  let resyncs = 0
   const live = new Live('ws://api/ws/sentiment', {
     onEvents: (events) => batches.push(events),
     onConnection: (state) => states.push(state),
     onReconnect: () => { reconnects += 1 },
+    onResync: () => { resyncs += 1 },
   }, () => { const s = new FakeSocket(); sockets.push(s); return s })
-  return { live, sockets, batches, states, reconnects: () => reconnects }
+  return { live, sockets, batches, states, reconnects: () => reconnects, resyncs: () => resyncs }
 }
 
 beforeEach(() => { vi.useFakeTimers() })
@@ -38,7 +48,7 @@ describe('the live connection', () => {
     const h = harness()
     h.live.start()
     h.sockets[0].open()
-    for (let i = 0; i < 50; i++) h.sockets[0].send({ type: 'post', data: { post_id: `p-${i}` } })
+    for (let i = 0; i < 50; i++) h.sockets[0].send({ type: 'post', data: post(i) })
     expect(h.batches).toHaveLength(0)
     vi.advanceTimersByTime(FLUSH_MS)
     expect(h.batches).toHaveLength(1)
@@ -71,6 +81,37 @@ describe('the live connection', () => {
     h.live.stop()
   })
 
+  it('hands over only the events it can read, ignoring unknown types quietly and logging malformed ones', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    const h = harness()
+    h.live.start()
+    h.sockets[0].open()
+    h.sockets[0].sendText('not json {')
+    h.sockets[0].send([1, 2])
+    h.sockets[0].send({ type: 'gossip', data: {} }) // a newer server's type
+    h.sockets[0].send({ type: 'post', data: { ...post(1), confidence_score: 'high' } })
+    h.sockets[0].send({ type: 'post' })
+    h.sockets[0].send({ type: 'metrics_update', data: { last_minute: {} }, timestamp: '2026-11-29T10:00:00Z' })
+    h.sockets[0].send({ type: 'post', data: { ...post(2), language: 'en' }, origin: 'worker-2' }) // fields more: fine
+    vi.advanceTimersByTime(FLUSH_MS)
+    expect(h.batches.flat().map((e) => e.type === 'post' && e.data.post_id)).toEqual(['p-2'])
+    expect(warn).toHaveBeenCalledTimes(5) // all but the unknown type
+    warn.mockRestore()
+    h.live.stop()
+  })
+
+  it('asks for a reload on a resync, which the server sends when it may have missed events', () => {
+    const h = harness()
+    h.live.start()
+    h.sockets[0].open()
+    h.sockets[0].send({ type: 'resync', reason: 'subscribed again', timestamp: '2026-11-29T10:00:00Z' })
+    expect(h.resyncs()).toBe(1)
+    expect(h.reconnects()).toBe(0)
+    vi.advanceTimersByTime(FLUSH_MS)
+    expect(h.batches).toHaveLength(0) // nothing for the reducer: the reload replaces what it has
+    h.live.stop()
+  })
+
   it('stops for good when stopped', () => {
     const h = harness()
     h.live.start()
@@ -78,6 +119,22 @@ describe('the live connection', () => {
     h.live.stop()
     vi.advanceTimersByTime(60_000)
     expect(h.sockets).toHaveLength(1)
+  })
+})
+
+describe('parseEvent', () => {
+  it('reads every type of event the server sends', () => {
+    const counts = { positive: 1, negative: 0, neutral: 0, total: 1 }
+    const events: LiveEvent[] = [
+      { type: 'connected', message: 'hello', timestamp: '2026-11-29T10:00:00Z' },
+      { type: 'post', data: post(1) },
+      { type: 'alert', data: { id: 1, alert_type: 'high_negative_ratio', threshold_value: 2, actual_value: 3,
+        window_start: '2026-11-29T09:55:00Z', window_end: '2026-11-29T10:00:00Z', post_count: 9,
+        triggered_at: '2026-11-29T10:00:00Z', details: {} } },
+      { type: 'metrics_update', data: { last_minute: counts, last_hour: counts, last_24_hours: counts }, timestamp: '2026-11-29T10:00:00Z' },
+      { type: 'resync', reason: 'subscribed again', timestamp: '2026-11-29T10:00:00Z' },
+    ]
+    for (const event of events) expect(parseEvent(JSON.stringify(event))).toEqual(event)
   })
 })
 

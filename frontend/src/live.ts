@@ -1,5 +1,6 @@
-// The WebSocket /ws/sentiment: events batched into a few updates a second, reconnection with backoff.
-import type { Connection, LiveEvent } from './types'
+// The WebSocket /ws/sentiment: events checked as they come, batched into a few updates a second, reconnection
+// with backoff, and a reload asked for whenever events may have been missed.
+import type { AlertData, Connection, LiveEvent, MetricsWindows, PostData, SentimentCounts } from './types'
 
 export const FLUSH_MS = 250 // at most 4 state updates a second, however fast events come
 export const OFFLINE_AFTER = 3 // failed attempts in a row before the header says offline
@@ -14,6 +15,61 @@ export interface LiveHandlers {
   onConnection: (state: Connection) => void
   /** Called when a connection opens again after losing one: the REST data may have moved on. */
   onReconnect: () => void
+  /** Called on a `resync`: the server lost its own subscription for a while, so events were missed. */
+  onResync: () => void
+}
+
+type Json = 'string' | 'number' | 'object'
+/** The fields of each event that the page reads, and their JSON types: an event without them would break
+ * it. Typed against the generated shapes, so that a field renamed in Python fails tsc here. */
+const POST: Partial<Record<keyof PostData, Json>> = {
+  post_id: 'string', content: 'string', source: 'string', author: 'string', created_at: 'string',
+  sentiment_label: 'string', emotion: 'string', confidence_score: 'number',
+}
+const ALERT: Partial<Record<keyof AlertData, Json>> = {
+  id: 'number', threshold_value: 'number', actual_value: 'number', post_count: 'number',
+  window_start: 'string', window_end: 'string', details: 'object',
+}
+const COUNTS: Record<keyof SentimentCounts, Json> = { positive: 'number', negative: 'number', neutral: 'number', total: 'number' }
+const WINDOWS: (keyof MetricsWindows)[] = ['last_minute', 'last_hour', 'last_24_hours']
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function has(value: unknown, fields: Partial<Record<string, Json>>): boolean {
+  return isObject(value) && Object.entries(fields).every(([name, kind]) =>
+    kind === 'object' ? isObject(value[name]) : typeof value[name] === kind)
+}
+
+/** Whether an event of each type the page knows has what the page reads; every type of LiveEvent is here. */
+const WELL_FORMED: Record<LiveEvent['type'], (event: Record<string, unknown>) => boolean> = {
+  connected: () => true,
+  post: (event) => has(event.data, POST),
+  alert: (event) => has(event.data, ALERT),
+  metrics_update: ({ data }) => isObject(data) && WINDOWS.every((w) => has(data[w], COUNTS)),
+  resync: () => true,
+}
+
+/** One message of the socket as an event, or null: a type the page does not know (a newer server's) is
+ * ignored, and what is not JSON, not an event, or an event without what the page reads is ignored and logged. */
+export function parseEvent(text: string): LiveEvent | null {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    console.warn('live: ignored a message that is not JSON:', text.slice(0, 200))
+    return null
+  }
+  if (!isObject(value) || typeof value.type !== 'string') {
+    console.warn('live: ignored a message that is not an event:', value)
+    return null
+  }
+  if (!Object.hasOwn(WELL_FORMED, value.type)) return null
+  if (!WELL_FORMED[value.type as LiveEvent['type']](value)) {
+    console.warn(`live: ignored a malformed ${value.type} event:`, value)
+    return null
+  }
+  return value as unknown as LiveEvent
 }
 
 type Socket = Pick<WebSocket, 'close'> & {
@@ -62,11 +118,9 @@ export class Live {
       this.handlers.onConnection('live')
     }
     socket.onmessage = (message) => {
-      try {
-        this.buffer.push(JSON.parse(String(message.data)) as LiveEvent)
-      } catch {
-        // not an event: ignored
-      }
+      const event = parseEvent(String(message.data))
+      if (event?.type === 'resync') this.handlers.onResync()
+      else if (event) this.buffer.push(event)
     }
     socket.onerror = () => socket.close()
     socket.onclose = () => {

@@ -120,6 +120,27 @@ describe('a post event', () => {
   })
 })
 
+describe('what the page does not know', () => {
+  it('an event of another type changes nothing and does not throw', () => {
+    const loaded = reducer({ ...initialState, ...minutes(3) }, posts(post(1)))
+    const state = reducer(loaded, events({ type: 'gossip', data: {} } as unknown as LiveEvent))
+    expect(state).toEqual({ ...loaded, now: T0 })
+  })
+
+  it('a post with a label it does not know is shown, but counted nowhere', () => {
+    const loaded: State = {
+      ...initialState, ...minutes(3),
+      distribution: { distribution: { positive: 1, negative: 0, neutral: 0 }, total: 1, percentages: { positive: 100, negative: 0, neutral: 0 }, top_emotions: {} },
+    }
+    const odd = post(1, { sentiment_label: 'ecstatic', emotion: 'love' } as unknown as Partial<PostData>)
+    const state = reducer(loaded, posts(odd))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-1'])
+    expect(state.distribution).toEqual(loaded.distribution)
+    expect(state.series).toEqual(loaded.series)
+    expect(state.emotions).toEqual(loaded.emotions)
+  })
+})
+
 describe('the last 24 hours', () => {
   it('count live posts until the next metrics_update', () => {
     const loaded: State = {

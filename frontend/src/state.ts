@@ -14,7 +14,7 @@ import type {
   Sentiment,
   SentimentBucket,
 } from './types'
-import { EMOTIONS } from './types'
+import { EMOTIONS, isEmotion, isSentiment } from './types'
 
 export const FEED_CAP = 100 // posts shown; older ones drop off
 export const ALERTS_CAP = 50
@@ -123,12 +123,16 @@ function countInto(
     const i = (bucket - Date.parse(s[0].timestamp)) / step
     if (i < 0 || !Number.isInteger(i) || i >= s.length) continue // before the window, or not its buckets
     const b = s[i]
-    b.average_confidence = (b.average_confidence * b.total_count + post.confidence_score) / (b.total_count + 1)
-    const counts = { positive: b.positive_count, negative: b.negative_count, neutral: b.neutral_count }
-    counts[post.sentiment_label] += 1
-    Object.assign(b, bucketCounts(counts))
-    e[i].counts[post.emotion] += 1
-    e[i].total += 1
+    if (isSentiment(post.sentiment_label)) { // a label the page does not know is shown, not counted
+      b.average_confidence = (b.average_confidence * b.total_count + post.confidence_score) / (b.total_count + 1)
+      const counts = { positive: b.positive_count, negative: b.negative_count, neutral: b.neutral_count }
+      counts[post.sentiment_label] += 1
+      Object.assign(b, bucketCounts(counts))
+    }
+    if (isEmotion(post.emotion)) {
+      e[i].counts[post.emotion] = (e[i].counts[post.emotion] ?? 0) + 1
+      e[i].total += 1
+    }
   }
   return [s, e]
 }
@@ -151,13 +155,17 @@ function bucketCounts(counts: Record<Sentiment, number>): Omit<SentimentBucket, 
 function countPosts(current: Distribution, posts: FeedPost[]): Distribution {
   const counts = { ...current.distribution }
   const emotions = { ...current.top_emotions }
+  let added = 0
   for (const post of posts) {
-    counts[post.sentiment_label] += 1
-    emotions[post.emotion] = (emotions[post.emotion] ?? 0) + 1
+    if (isSentiment(post.sentiment_label)) { // a label the page does not know is shown, not counted
+      counts[post.sentiment_label] = (counts[post.sentiment_label] ?? 0) + 1
+      added += 1
+    }
+    if (isEmotion(post.emotion)) emotions[post.emotion] = (emotions[post.emotion] ?? 0) + 1
   }
   return {
     distribution: counts,
-    total: current.total + posts.length,
+    total: current.total + added,
     percentages: percentages(counts),
     top_emotions: emotions,
   }

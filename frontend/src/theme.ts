@@ -1,12 +1,19 @@
 // Colours from the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies), and a
 // symbol and a line pattern for each sentiment, so that colour is never the only cue.
 import type { Emotion, Sentiment } from './types'
+import { isEmotion, isSentiment } from './types'
 
-export const SENTIMENT_STYLE: Record<Sentiment, { color: string; symbol: string; dash: string }> = {
+interface LabelStyle { color: string; symbol: string; dash: string }
+
+export const SENTIMENT_STYLE: Record<Sentiment, LabelStyle> = {
   positive: { color: '#0072B2', symbol: '▲', dash: '' },
   negative: { color: '#D55E00', symbol: '▼', dash: '6 3' },
   neutral: { color: '#7A7A7A', symbol: '●', dash: '2 2' },
 }
+
+/** What a label the page does not know is called and drawn with: neutral, never a crash. */
+export const UNKNOWN = 'unknown'
+const UNKNOWN_STYLE: LabelStyle = { color: '#9A9A9A', symbol: '?', dash: '1 3' }
 
 export const EMOTION_COLOR: Record<Emotion, string> = {
   anger: '#D55E00',
@@ -16,6 +23,16 @@ export const EMOTION_COLOR: Record<Emotion, string> = {
   neutral: '#9A9A9A',
   sadness: '#0072B2',
   surprise: '#56B4E9',
+}
+
+/** A sentiment's name and style, "unknown" in a neutral grey for a label the page does not know. */
+export function sentimentLook(label: string): LabelStyle & { name: string } {
+  return isSentiment(label) ? { name: label, ...SENTIMENT_STYLE[label] } : { name: UNKNOWN, ...UNKNOWN_STYLE }
+}
+
+/** An emotion's name and colour, "unknown" in a neutral grey for a label the page does not know. */
+export function emotionLook(label: string): { name: string; color: string } {
+  return isEmotion(label) ? { name: label, color: EMOTION_COLOR[label] } : { name: UNKNOWN, color: UNKNOWN_STYLE.color }
 }
 
 export function timeLabel(iso: string, withDate = false): string {

@@ -1,7 +1,7 @@
 // The shapes the page works with. Those of the REST API and the WebSocket are generated from the Python models
 // (src/generated/, `npm run generate`); here they get the names the components use.
 import type { components } from './generated/api'
-import type { PostData, Sentiment } from './generated/events'
+import type { Emotion, PostData, Sentiment } from './generated/events'
 import { EMOTION_VALUES } from './generated/events'
 
 export type {
@@ -47,6 +47,16 @@ function every<All extends string>() {
 /** The sentiments in the order the page shows them. */
 export const SENTIMENTS = every<Sentiment>()(['positive', 'negative', 'neutral'])
 export const EMOTIONS = EMOTION_VALUES
+
+/** Whether a label that came over the wire is one this page knows: an API of another version may send one it
+ * does not, which the page shows as "unknown" and leaves out of its counts. */
+export function isSentiment(label: string): label is Sentiment {
+  return (SENTIMENTS as readonly string[]).includes(label)
+}
+
+export function isEmotion(label: string): label is Emotion {
+  return (EMOTIONS as readonly string[]).includes(label)
+}
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline'
 

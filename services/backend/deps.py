@@ -54,6 +54,7 @@ class Backend:
             self.names.channel,
             capacity=settings.ws_client_queue,
             metrics_interval_s=settings.ws_metrics_interval_s,
+            subscription_check_s=settings.ws_subscription_check_s,
             counts=self.counts_since,
             registry=registry,
         )

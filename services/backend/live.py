@@ -1,25 +1,31 @@
 """The live side of the API (docs/api.md): one Redis subscription per process, fanned out to every
 WebSocket client through a bounded queue each; a client whose queue is full is dropped, so it never slows
-the others."""
+the others. The subscription is pinged when it goes quiet and made again when it is lost or silent, and the
+clients are then told to reload (``resync``); what comes on the channel is relayed only if it is an event."""
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from fastapi import WebSocket, WebSocketDisconnect
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import ValidationError
+from redis.asyncio.client import PubSub
 from starlette.websockets import WebSocketState
 
 from services.common.events import (
     ConnectedEvent,
     MetricsUpdateEvent,
     MetricsWindows,
+    ResyncEvent,
     SentimentCounts,
     encode_event,
+    parse_event,
 )
 from services.common.redis import redis_down
 from services.common.retry import waiting_out
@@ -33,6 +39,13 @@ WINDOWS = {
 }
 
 Counts = Callable[[timedelta], Awaitable[dict[str, int]]]
+PING = "live-hub-check"  # what the hub's PING carries and its pong echoes: known for what it is in MONITOR
+
+
+class SilentSubscription(redis.exceptions.ConnectionError):
+    """The subscription answered nothing, not even a PING, for as long as the check allows: a half-open
+    connection (a Redis failover, a NAT that forgot it) that would never raise. A ConnectionError: the hub
+    waits out and subscribes again as through any outage."""
 
 
 class Client:
@@ -65,6 +78,7 @@ class Hub:
         *,
         capacity: int,
         metrics_interval_s: float,
+        subscription_check_s: float,
         counts: Counts,
         registry: CollectorRegistry,
     ) -> None:
@@ -72,6 +86,7 @@ class Hub:
         self.channel = channel
         self.capacity = capacity
         self.metrics_interval_s = metrics_interval_s
+        self.check_s = subscription_check_s
         self.counts = counts
         self.clients: set[Client] = set()
         self.clients_gauge = Gauge("websocket_clients", "WebSocket clients connected", registry=registry)
@@ -84,9 +99,22 @@ class Hub:
         self.dropped = Counter(
             "websocket_clients_dropped", "Clients dropped because their queue was full", registry=registry
         )
+        self.events_dropped = Counter(
+            "websocket_events_dropped",
+            "Messages on the channel that are not events of this version, never relayed",
+            ["reason"],
+            registry=registry,
+        )
+        self.resyncs = Counter(
+            "websocket_resyncs",
+            "Subscriptions made again after one was lost or went silent (clients told to reload)",
+            registry=registry,
+        )
         self.subscribed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._lost: str | None = None  # how the last subscription (or try) ended, until the next one is made
+        self._drops: dict[str, int] = {}
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._relay()), asyncio.create_task(self._metrics())]
@@ -106,30 +134,105 @@ class Hub:
                 log.warning("dropped a WebSocket client: %d events waiting for it", client.queue.qsize())
 
     async def _relay(self) -> None:
-        """Forward every message on the channel; through a Redis outage, resubscribe with backoff."""
+        """Forward every event on the channel; through a Redis outage or a silent subscription, subscribe
+        again with backoff and tell the clients to reload."""
 
         async for attempt in waiting_out(
             "Redis (live events)",
-            redis_down,
+            # Any failure, not only Redis away: a relay that stopped would leave every client in the dark.
+            lambda exc: isinstance(exc, Exception),
             log,
             # A cancel that lands while redis-py connects can come out as a ConnectionError: stop then.
             stop=lambda _: self._closing,
-            on_wait=lambda _: self.subscribed.clear(),
+            on_wait=self._on_lost,
         ):
             with attempt:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                try:
                     await pubsub.subscribe(self.channel)
                     self.subscribed.set()
-                    # Polled, not ``listen()``: redis-py 8.1 can swallow a cancel that lands while it
-                    # subscribes, so the loop also watches the closing flag.
-                    while not self._closing:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is None:
-                            continue
-                        data = message["data"]
-                        text = data.decode() if isinstance(data, bytes) else data
-                        self.broadcast(text)
-                        self.relayed.labels(_type_of(text)).inc()
+                    if self._lost is not None:
+                        self._resync(
+                            f"the live subscription {self._lost} and is back: events may have been missed"
+                        )
+                    await self._listen(pubsub)
+                finally:
+                    # Closed, never polled again after an error: a pub/sub polled again reconnects and
+                    # resubscribes by itself, and the events of the gap would be lost without a resync.
+                    await _close(pubsub, self.check_s)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        """Relay what comes; after ``check_s`` of silence, PING (answered on this connection even while
+        subscribed: a ``pong`` message, which ignore_subscribe_messages lets through); no answer within as
+        long again and the subscription is given up (SilentSubscription)."""
+        loop = asyncio.get_running_loop()
+        poll_s = min(1.0, self.check_s / 2)
+        heard = loop.time()
+        pinged = False
+        # Polled, not ``listen()``: redis-py 8.1 can swallow a cancel that lands while it subscribes, so the
+        # loop also watches the closing flag.
+        while not self._closing:
+            message = await pubsub.get_message(timeout=poll_s)
+            now = loop.time()
+            if message is not None:
+                heard, pinged = now, False  # anything at all says the connection is alive
+                if message["type"] == "message":
+                    self._forward(message["data"])
+                continue
+            if now - heard < self.check_s:
+                continue
+            if pinged:
+                raise SilentSubscription(f"no answer to a PING in {self.check_s:g} s")
+            try:
+                async with asyncio.timeout(self.check_s):  # a full send buffer would block the write
+                    await pubsub.ping(PING)
+            except TimeoutError:
+                raise SilentSubscription(f"a PING could not be sent in {self.check_s:g} s") from None
+            heard, pinged = now, True
+
+    def _forward(self, data: bytes | str) -> None:
+        """Relay one message if it is an event; count and drop it if it is not."""
+        try:
+            event = parse_event(data)
+        except ValidationError as exc:
+            self._drop(exc)
+            return
+        # Re-encoded rather than the text as published: the clients get this version's shapes only (the
+        # fields a newer replica added, which this version's dashboard would not read, are left out) and
+        # nothing the channel carried that the contract does not say. One encode per event, not per client.
+        self.broadcast(encode_event(event))
+        self.relayed.labels(event.type).inc()
+
+    def _drop(self, exc: ValidationError) -> None:
+        reason = _reason(exc)
+        self.events_dropped.labels(reason).inc()
+        count = self._drops[reason] = self._drops.get(reason, 0) + 1
+        # Logged at the 1st, 10th, 100th... of each reason: a replica of another version can publish many.
+        if str(count).rstrip("0") == "1":
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the message"
+            log.warning(
+                "dropped a message on %s that is no event (%s, %d so far): %s: %s",
+                self.channel,
+                reason,
+                count,
+                where,
+                error["msg"],
+            )
+
+    def _on_lost(self, exc: BaseException) -> None:
+        self.subscribed.clear()
+        if not redis_down(exc):
+            log.error("live events: the relay failed", exc_info=exc)
+        # What the clients are told; the details (hosts, ports) only in the log, which waiting_out writes.
+        self._lost = "went silent" if isinstance(exc, SilentSubscription) else "was lost"
+
+    def _resync(self, reason: str) -> None:
+        self._lost = None
+        self.resyncs.inc()
+        log.warning("live events: %s; telling %d clients to reload", reason, len(self.clients))
+        self.broadcast(encode_event(ResyncEvent(reason=reason, timestamp=utcnow())))
+        self.relayed.labels("resync").inc()
 
     async def _metrics(self) -> None:
         while True:
@@ -183,9 +286,27 @@ async def _until_closed(socket: WebSocket) -> None:
             await socket.receive_text()
 
 
-def _type_of(text: str) -> str:
+async def _close(pubsub: PubSub, limit_s: float) -> None:
+    """Close a subscription, bounded: on a half-open connection (or with redis-py 8.1 after an early cancel)
+    closing can wait for ever; past ``limit_s`` the connection is dropped without a goodbye."""
     try:
-        kind = json.loads(text).get("type")
-    except (ValueError, AttributeError):
-        return "invalid"
-    return kind if kind in ("post", "alert") else "other"
+        async with asyncio.timeout(limit_s):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        return
+    except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
+        log.info("closing the subscription failed (%s: %s): dropping its connection", type(exc).__name__, exc)
+    connection: Any = pubsub.connection
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(limit_s):
+                await connection.disconnect(nowait=True)
+
+
+def _reason(exc: ValidationError) -> str:
+    """Why a message is no event, as websocket_events_dropped's ``reason``."""
+    kinds = {error["type"] for error in exc.errors()}
+    if kinds & {"json_invalid", "dict_type"} and all(not e["loc"] for e in exc.errors()):
+        return "invalid_json"  # not JSON, or not a JSON object
+    if kinds & {"union_tag_invalid", "union_tag_not_found"}:
+        return "unknown_type"  # no ``type``, or one this version does not know
+    return "invalid_fields"  # a known type, a field missing or of the wrong type

@@ -21,6 +21,8 @@ def preview(content: str) -> str:
 
 
 class _Shape(BaseModel):
+    # Forbidden where the code builds an event (a misspelt field is an error); ignored where one is parsed
+    # (``parse_event``), so that a replica of another version can add a field without being refused.
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -84,13 +86,25 @@ class MetricsUpdateEvent(_Shape):
     timestamp: UtcDatetime
 
 
-Event = Annotated[ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent, Field(discriminator="type")]
+class ResyncEvent(_Shape):
+    """From the backend to its clients after its subscription was lost or went silent and is back: the events
+    published meanwhile never reached them, so they reload what they show."""
+
+    type: Literal["resync"] = "resync"
+    reason: str
+    timestamp: UtcDatetime
+
+
+Event = Annotated[
+    ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent | ResyncEvent, Field(discriminator="type")
+]
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)  # type: ignore[arg-type, unused-ignore]  # some pydantic releases type it as a value
 
 
 def parse_event(raw: str | bytes) -> Event:
-    """One event from its JSON text; pydantic's ValidationError names the path at fault."""
-    return _EVENT.validate_json(raw)
+    """One event from its JSON text, fields it does not know ignored (a newer replica may send more);
+    pydantic's ValidationError names the path at fault."""
+    return _EVENT.validate_json(raw, extra="ignore")
 
 
 def encode_event(event: Event) -> str:

@@ -1,12 +1,16 @@
 """The WebSocket /ws/sentiment behind a real uvicorn, with the real Redis pub/sub: connected, post and
 alert events relayed as published, metrics_update, one subscription per process, a slow client dropped
-without holding up a fast one, and the API key."""
+without holding up a fast one, the API key, a subscription that goes silent or is cut (through a TCP proxy)
+made again with a resync, and what is not an event dropped and counted."""
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import NamedTuple, Self
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from services.common.events import AlertData, AlertEvent, PostData, PostEvent, encode_event, parse_event
+from services.common.events import (
+    AlertData,
+    AlertEvent,
+    PostData,
+    PostEvent,
+    ResyncEvent,
+    encode_event,
+    parse_event,
+)
 from services.common.labels import Emotion, Sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
@@ -39,6 +51,98 @@ def post_event(i: int, padding: int = 0) -> str:
     return encode_event(PostEvent(data=data))
 
 
+class Proxy:
+    """A TCP proxy on a free port in front of the Redis of ``url``, for the outages a real network has.
+    ``freeze`` makes the connections open now half-open: neither way forwards anything more and both sockets
+    stay open, as after a Redis failover or when a NAT forgets a connection; ``cut`` closes them. A
+    connection made afterwards goes through as before."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self._url = parts
+        self._links: list[tuple[list[asyncio.StreamWriter], list[asyncio.Task[None]]]] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self.cut()
+
+    @property
+    def url(self) -> str:
+        """``url`` through the proxy: its credentials and database, the proxy's address."""
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        userinfo = self._url.netloc.rpartition("@")[0]
+        return self._url._replace(
+            netloc=f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+        ).geturl()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+        pipes = [
+            asyncio.create_task(_pipe(client_reader, upstream_writer)),
+            asyncio.create_task(_pipe(upstream_reader, client_writer)),
+        ]
+        self._links.append(([client_writer, upstream_writer], pipes))
+
+    def freeze(self) -> None:
+        """Nothing more forwarded either way on the connections open now; their sockets left open."""
+        for _, pipes in self._links:
+            for pipe in pipes:
+                pipe.cancel()
+
+    async def cut(self) -> None:
+        """The connections open now closed, both sides."""
+        links, self._links = self._links, []
+        for writers, pipes in links:
+            for pipe in pipes:
+                pipe.cancel()
+            for writer in writers:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+CHECK_S = 0.5  # WS_SUBSCRIPTION_CHECK_S in the tests of a lost subscription: silent this long, a PING
+
+
+class Served(NamedTuple):
+    proxy: Proxy
+    address: str
+    client: ClientConnection
+
+
+@contextlib.asynccontextmanager
+async def behind_proxy(settings: Settings, redis: aioredis.Redis, names: RedisNames) -> AsyncIterator[Served]:
+    """A backend whose Redis is reached through a Proxy, its checks every CHECK_S, one client subscribed."""
+    async with Proxy(settings.redis_url) as proxy:
+        update = {"redis_url": proxy.url, "ws_subscription_check_s": CHECK_S}
+        async with served(settings.model_copy(update=update)) as address:
+            client = await listen(address)
+            await wait_subscribed(redis, names)
+            yield Served(proxy, address, client)
+            await client.close()
+
+
+async def metrics_of(address: str) -> str:
+    async with httpx.AsyncClient() as client:
+        return (await client.get(f"http://{address}/metrics")).text
+
+
 @pytest.fixture
 async def server(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[str]:
     async with served(settings.model_copy(update={"ws_metrics_interval_s": 0.5})) as address:
@@ -50,9 +154,9 @@ async def listen(address: str, query: str = "", **options: object) -> ClientConn
     return socket
 
 
-async def next_of(socket: ClientConnection, kind: str) -> dict[str, object]:
+async def next_of(socket: ClientConnection, kind: str, within_s: float = 10) -> dict[str, object]:
     """The next message of type ``kind`` (skipping metrics_update unless that is the one wanted)."""
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(within_s):
         while True:
             message = json.loads(await socket.recv())
             if message["type"] == kind:
@@ -194,3 +298,95 @@ async def test_with_an_api_key_reads_and_the_websocket_need_it(settings: Setting
         allowed = await listen(address, "?api_key=k-0123456789")
         assert parse_event(await allowed.recv()).type == "connected"
         await allowed.close()
+
+
+async def test_a_half_open_subscription_is_made_again_and_the_clients_told_to_reload(
+    settings: Settings, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    async with behind_proxy(settings, redis, names) as (proxy, address, client):
+        await redis.publish(names.channel, post_event(1))
+        assert (await next_of(client, "post"))["data"]["post_id"] == "live-1"  # type: ignore[index]
+
+        proxy.freeze()  # Redis still counts the subscription, and never hears that it is gone
+        for i in (2, 3):
+            await redis.publish(names.channel, post_event(i))  # lost, in the frozen connection
+        # Silent CHECK_S, then a PING unanswered for CHECK_S, then a new subscription (0.1 s backoff).
+        resync = parse_event(json.dumps(await next_of(client, "resync", within_s=8 * CHECK_S)))
+        assert isinstance(resync, ResyncEvent)
+        assert "went silent" in resync.reason
+
+        await wait_subscribed(redis, names, 2)  # the frozen one and the new one
+        await redis.publish(names.channel, post_event(4))
+        assert (await next_of(client, "post"))["data"]["post_id"] == "live-4"  # type: ignore[index]
+        metrics = await metrics_of(address)
+        assert "websocket_resyncs_total 1.0" in metrics
+        assert 'websocket_events_relayed_total{type="resync"} 1.0' in metrics
+
+
+async def test_a_quiet_subscription_answers_its_pings_and_is_kept(
+    settings: Settings, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    async with served(settings.model_copy(update={"ws_subscription_check_s": CHECK_S})) as address:
+        client = await listen(address)
+        await wait_subscribed(redis, names)
+        with pytest.raises(TimeoutError):  # several pings answered meanwhile: nothing to tell the clients
+            await next_of(client, "resync", within_s=6 * CHECK_S)
+        await redis.publish(names.channel, post_event(1))
+        assert (await next_of(client, "post"))["data"]["post_id"] == "live-1"  # type: ignore[index]
+        assert "websocket_resyncs_total 0.0" in await metrics_of(address)
+        await client.close()
+
+
+async def test_a_cut_subscription_is_made_again_and_the_clients_told_to_reload(
+    settings: Settings, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    async with behind_proxy(settings, redis, names) as (proxy, _, client):
+        await proxy.cut()
+        resync = parse_event(json.dumps(await next_of(client, "resync")))
+        assert isinstance(resync, ResyncEvent)
+        assert "was lost" in resync.reason
+
+        async def published_until_received() -> str:
+            for i in range(100, 200):
+                await redis.publish(names.channel, post_event(i))
+                with contextlib.suppress(TimeoutError):
+                    return str((await next_of(client, "post", within_s=0.2))["data"]["post_id"])  # type: ignore[index]
+            raise AssertionError("no post after the resync")
+
+        assert (await published_until_received()).startswith("live-1")
+
+
+async def test_what_is_not_an_event_is_dropped_and_counted_and_an_unknown_field_ignored(
+    settings: Settings, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    async with served(settings) as address:
+        client = await listen(address)
+        await next_of(client, "connected")
+        await wait_subscribed(redis, names)
+        post = json.loads(post_event(1))
+        bad = [
+            ("invalid_json", "not json {"),
+            ("invalid_json", "[1, 2]"),
+            ("unknown_type", json.dumps({"type": "gossip", "data": {}})),
+            ("unknown_type", json.dumps({"data": post["data"]})),
+            (
+                "invalid_fields",
+                json.dumps({"type": "post", "data": {**post["data"], "confidence_score": "high"}}),
+            ),
+            ("invalid_fields", json.dumps({"type": "alert", "data": {"id": "seven"}})),
+        ]
+        for _, text in bad:
+            await redis.publish(names.channel, text)
+        # A replica of a newer version: a field more in the event and in its data.
+        newer = {**post, "origin": "worker-9", "data": {**post["data"], "language": "en"}}
+        await redis.publish(names.channel, json.dumps(newer))
+
+        async with asyncio.timeout(10):
+            while (message := json.loads(await client.recv()))["type"] == "metrics_update":
+                pass
+        assert message == post  # the first thing relayed, re-encoded: the unknown fields left out
+        metrics = await metrics_of(address)
+        for reason in ("invalid_json", "unknown_type", "invalid_fields"):
+            assert f'websocket_events_dropped_total{{reason="{reason}"}} 2.0' in metrics
+        assert 'websocket_events_relayed_total{type="post"} 1.0' in metrics
+        await client.close()

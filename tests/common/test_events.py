@@ -9,6 +9,7 @@ from services.common.events import (
     ConnectedEvent,
     MetricsUpdateEvent,
     PostEvent,
+    ResyncEvent,
     encode_event,
     parse_event,
     preview,
@@ -55,10 +56,22 @@ CONNECTED = {
     "timestamp": "2026-11-28T16:00:00Z",
 }
 
+RESYNC = {
+    "type": "resync",
+    "reason": "the subscription went silent",
+    "timestamp": "2026-11-28T16:00:45Z",
+}
+
 
 @pytest.mark.parametrize(
     ("shape", "kind"),
-    [(POST, PostEvent), (ALERT, AlertEvent), (METRICS, MetricsUpdateEvent), (CONNECTED, ConnectedEvent)],
+    [
+        (POST, PostEvent),
+        (ALERT, AlertEvent),
+        (METRICS, MetricsUpdateEvent),
+        (CONNECTED, ConnectedEvent),
+        (RESYNC, ResyncEvent),
+    ],
 )
 def test_each_event_parses_to_its_type_and_encodes_back_unchanged(
     shape: dict[str, object], kind: type
@@ -76,7 +89,7 @@ def test_each_event_parses_to_its_type_and_encodes_back_unchanged(
         ({"confidence_score": 1.5}, "post.data.confidence_score"),
         ({"content": "x" * (PREVIEW_CHARS + 1)}, "post.data.content"),
         ({"created_at": "2026-11-28T16:00:00"}, "post.data.created_at"),
-        ({"extra": 1}, "post.data.extra"),
+        ({"confidence_score": "high"}, "post.data.confidence_score"),
     ],
 )
 def test_a_bad_post_event_is_refused_naming_the_path(change: dict[str, object], path: str) -> None:
@@ -84,6 +97,20 @@ def test_a_bad_post_event_is_refused_naming_the_path(change: dict[str, object], 
     with pytest.raises(ValidationError) as caught:
         parse_event(json.dumps(bad))
     assert path in str(caught.value)
+
+
+def test_fields_it_does_not_know_are_ignored_at_any_depth_and_not_sent_on() -> None:
+    """What a replica of a newer version may publish: parsed, the extra fields left out."""
+    data = {**METRICS["data"], "last_week": COUNTS, "last_hour": {**COUNTS, "unknown": 0}}  # type: ignore[dict-item]
+    newer = {**METRICS, "origin": "worker-2", "data": data}
+    assert json.loads(encode_event(parse_event(json.dumps(newer)))) == METRICS
+    post = {"type": "post", "data": {**POST["data"], "language": "en"}}  # type: ignore[dict-item]
+    assert json.loads(encode_event(parse_event(json.dumps(post)))) == POST
+
+
+def test_building_an_event_with_a_field_it_does_not_have_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        ResyncEvent(reason="x", timestamp="2026-11-28T16:00:00Z", extra=1)  # type: ignore[call-arg]
 
 
 def test_an_unknown_event_type_is_refused() -> None:

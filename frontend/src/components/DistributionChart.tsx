@@ -24,8 +24,8 @@ export const DistributionChart = memo(function DistributionChart({ distribution 
               {SENTIMENTS.map((s) => (
                 <tr key={s}>
                   <th scope="row"><span style={{ color: SENTIMENT_STYLE[s].color }}>{SENTIMENT_STYLE[s].symbol}</span> {s}</th>
-                  <td>{distribution.distribution[s].toLocaleString()}</td>
-                  <td>{distribution.percentages[s].toFixed(2)} %</td>
+                  <td>{(distribution.distribution[s] ?? 0).toLocaleString()}</td>
+                  <td>{(distribution.percentages[s] ?? 0).toFixed(2)} %</td>
                 </tr>
               ))}
             </tbody>

@@ -7,7 +7,13 @@ const CONNECTION_TEXT: Record<Connection, string> = {
   offline: 'Offline',
 }
 
+const DEAD_LETTERS_HELP =
+  'Posts set aside after failing again and again; they are kept until redriven or deleted. ' +
+  'To list, redrive or delete them: python -m services.worker dead-letters'
+
 export function Header({ connection, health, postsLastMinute }: { connection: Connection; health: Health | null; postsLastMinute: number }) {
+  const deadLetters = health?.dead_letters ?? 0
+  const warnings = health?.warnings ?? [] // an API of an older version sends none
   return (
     <header className="header">
       <h1>Sentiment live</h1>
@@ -28,6 +34,16 @@ export function Header({ connection, health, postsLastMinute }: { connection: Co
               )
             })
           : <li className="down">✖ API unreachable</li>}
+        {deadLetters > 0 && (
+          <li className="warn" title={DEAD_LETTERS_HELP} data-testid="dead-letters">
+            ✉ {deadLetters.toLocaleString()} dead letter{deadLetters === 1 ? '' : 's'}
+          </li>
+        )}
+        {warnings.length > 0 && (
+          <li className="warn" title={warnings.join('\n\n')} data-testid="warnings">
+            ⚠ {warnings.length} warning{warnings.length === 1 ? '' : 's'}
+          </li>
+        )}
       </ul>
     </header>
   )

@@ -1,5 +1,5 @@
 import { memo } from 'react'
-import { SENTIMENT_STYLE, timeLabel } from '../theme'
+import { emotionLook, sentimentLook, timeLabel } from '../theme'
 import type { FeedPost, Filters } from '../types'
 import { SENTIMENTS } from '../types'
 
@@ -39,6 +39,8 @@ export function LiveFeed({
 
 /** One post; unchanged posts are not rendered again when new ones arrive. */
 const PostItem = memo(function PostItem({ post }: { post: FeedPost }) {
+  const sentiment = sentimentLook(post.sentiment_label)
+  const emotion = emotionLook(post.emotion)
   return (
     <li className="post">
       <div className="meta">
@@ -48,12 +50,17 @@ const PostItem = memo(function PostItem({ post }: { post: FeedPost }) {
       </div>
       <p>{post.content}</p>
       <div className="badges">
-        <span className={`badge sentiment-${post.sentiment_label}`}>
-          {SENTIMENT_STYLE[post.sentiment_label].symbol} {post.sentiment_label}
+        <span className={`badge sentiment-${sentiment.name}`} title={unknownTitle(sentiment.name, post.sentiment_label)}>
+          {sentiment.symbol} {sentiment.name}
         </span>
-        <span className="badge emotion">{post.emotion}</span>
+        <span className="badge emotion" title={unknownTitle(emotion.name, post.emotion)}>{emotion.name}</span>
         <span className="confidence" title="confidence">{Math.round(post.confidence_score * 100)} %</span>
       </div>
     </li>
   )
 })
+
+/** For a label shown as unknown: what it was. */
+function unknownTitle(shown: string, label: string): string | undefined {
+  return shown === label ? undefined : `"${label}": a label this dashboard does not know`
+}

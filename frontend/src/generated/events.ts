@@ -1,6 +1,6 @@
 // Generated from the JSON Schema of the WebSocket events (python -m services.backend.contract) by `npm run generate`
 // (frontend/scripts/generate.mjs). Do not edit: `make contract-check` fails when this file is stale.
-export type LiveEvent = ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent;
+export type LiveEvent = ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent | ResyncEvent;
 export type Emotion = "anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise";
 export type Sentiment = "negative" | "neutral" | "positive";
 
@@ -57,6 +57,15 @@ export interface SentimentCounts {
   neutral: number;
   positive: number;
   total: number;
+}
+/**
+ * From the backend to its clients after its subscription was lost or went silent and is back: the events
+ * published meanwhile never reached them, so they reload what they show.
+ */
+export interface ResyncEvent {
+  reason: string;
+  timestamp: string;
+  type: "resync";
 }
 
 /** Every Emotion label, in services/common/labels.py's order. */

@@ -1,0 +1,87 @@
+import { renderToStaticMarkup } from 'react-dom/server'
+import { describe, expect, it } from 'vitest'
+import { EMOTION_COLOR, emotionLook, sentimentLook } from '../theme'
+import type { Distribution, FeedPost, Health } from '../types'
+import { DistributionChart } from './DistributionChart'
+import { Header } from './Header'
+import { LiveFeed } from './LiveFeed'
+import { PanelBoundary } from './PanelBoundary'
+
+const noop = () => undefined
+
+function feedWith(post: Partial<FeedPost>): string {
+  const base: FeedPost = {
+    post_id: 'p-1', content: 'text', source: 'reddit', author: 'someone', created_at: '2026-11-29T10:00:00Z',
+    sentiment_label: 'negative', confidence_score: 0.9, emotion: 'anger', model_name: 'm',
+  }
+  return renderToStaticMarkup(
+    <LiveFeed feed={[{ ...base, ...post }]} held={0} paused={false} filters={{ source: '', sentiment: '' }}
+      sources={[]} onPause={noop} onFilters={noop} />,
+  )
+}
+
+describe('a label the page does not know', () => {
+  it('is shown as unknown in the feed, saying what it was, where a known one is shown as itself', () => {
+    const odd = feedWith({ sentiment_label: 'ecstatic', emotion: 'love' } as unknown as Partial<FeedPost>)
+    expect(odd).toContain('class="badge sentiment-unknown"')
+    expect(odd).toContain('? unknown')
+    expect(odd).toContain('title="&quot;love&quot;: a label this dashboard does not know"')
+    expect(odd).not.toContain('ecstatic</span>')
+    const known = feedWith({})
+    expect(known).toContain('class="badge sentiment-negative"')
+    expect(known).toContain('▼ negative')
+    expect(known).not.toContain('unknown')
+  })
+
+  it('gets a neutral colour', () => {
+    expect(sentimentLook('ecstatic')).toMatchObject({ name: 'unknown', color: '#9A9A9A' })
+    expect(emotionLook('love')).toEqual({ name: 'unknown', color: '#9A9A9A' })
+    expect(emotionLook('joy')).toEqual({ name: 'joy', color: EMOTION_COLOR.joy })
+  })
+
+  it('missing from a distribution counts as 0 rather than breaking the panel', () => {
+    const distribution = { distribution: { positive: 2, negative: 1 }, total: 3, percentages: { positive: 66.67, negative: 33.33 }, top_emotions: {} }
+    const html = renderToStaticMarkup(<DistributionChart distribution={distribution as unknown as Distribution} />)
+    expect(html).toContain('<td>0</td><td>0.00 %</td>')
+  })
+})
+
+describe('the panel boundary', () => {
+  it('shows its panel while nothing fails', () => {
+    const html = renderToStaticMarkup(<PanelBoundary name="Alerts" onReload={noop}><p>the alerts</p></PanelBoundary>)
+    expect(html).toBe('<p>the alerts</p>')
+  })
+
+  it('shows a small message and a reload button in place of a panel that failed', () => {
+    const boundary = new PanelBoundary({ name: 'Alerts', onReload: noop, children: <p>the alerts</p> })
+    boundary.state = PanelBoundary.getDerivedStateFromError(new TypeError("Cannot read properties of undefined (reading 'color')"))
+    const html = renderToStaticMarkup(<>{boundary.render()}</>)
+    expect(html).toContain('role="alert"')
+    expect(html).toContain('<h2>Alerts</h2>')
+    expect(html).toContain('This part could not be shown: Cannot read properties of undefined')
+    expect(html).toContain('<button>Reload</button>')
+    expect(html).not.toContain('the alerts')
+  })
+})
+
+describe('the header', () => {
+  const health: Health = {
+    status: 'degraded', timestamp: '2026-11-29T10:00:00Z', stats: null,
+    services: { database: 'connected', redis: 'connected', triton: 'connected' },
+    redis_persistence: 'none', dead_letters: 3, warnings: ['Redis keeps nothing on disk.', 'Another thing.'],
+  }
+
+  it('shows the dead letters and the warnings, each explained in its title', () => {
+    const html = renderToStaticMarkup(<Header connection="live" health={health} postsLastMinute={0} />)
+    expect(html).toMatch(/<li class="warn" title="[^"]*python -m services.worker dead-letters"[^>]*>✉ 3 dead letters<\/li>/)
+    expect(html).toMatch(/<li class="warn" title="Redis keeps nothing on disk.\n\nAnother thing."[^>]*>⚠ 2 warnings<\/li>/)
+  })
+
+  it('shows neither when there are none', () => {
+    const html = renderToStaticMarkup(<Header connection="live" health={{ ...health, dead_letters: 0, warnings: [] }} postsLastMinute={0} />)
+    expect(html).not.toContain('dead letter')
+    expect(html).not.toContain('warning')
+    expect(renderToStaticMarkup(<Header connection="live" health={{ ...health, dead_letters: null }} postsLastMinute={0} />))
+      .not.toContain('dead letter')
+  })
+})
