@@ -31,8 +31,9 @@ def _pairs(flat: Sequence[bytes]) -> Fields:
 
 
 def _text(reason: str) -> str:
-    """A reason PostgreSQL takes in any encoding of text: no NUL, no lone surrogate."""
-    return reason.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
+    """A reason any database takes, whatever its encoding (a LATIN1 one holds no emoji) and whatever the
+    reason quotes: ASCII, with anything else escaped (NUL included)."""
+    return reason.encode("ascii", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from prometheus_client import Gauge
+from sqlalchemy.exc import DBAPIError
 
-from services.common.db.errors import data_at_fault, database_away
+from services.common.db.errors import data_at_fault, database_away, summary
 from services.common.inference.llm import LlmInvalidAnswer, LlmUnavailable
 from services.common.inference.types import InferenceUnavailable
 from services.common.messages import MessageError
@@ -40,7 +41,9 @@ def post_fault(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    """What failed, for a log line, /health and a dead letter's reason."""
+    text = summary(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
+    return text[:1000]
 
 
 class Stopped(Exception):

@@ -42,3 +42,11 @@ def database_away(exc: BaseException) -> bool:
     if code is None:
         return True
     return code[:2] in OUTAGE_CLASSES or code in OUTAGE_CODES
+
+
+def summary(exc: DBAPIError) -> str:
+    """The server's error and its SQLSTATE, without the statement and its parameters that SQLAlchemy's
+    message carries: a post's text has no place in a log line or a dead letter's reason."""
+    cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ is not None else exc.orig
+    code = sqlstate(exc)
+    return f"{type(cause).__name__}{f' ({code})' if code else ''}: {cause}"
