@@ -201,7 +201,9 @@ async def test_a_post_that_keeps_failing_is_dead_lettered_after_n_tries_and_can_
             await conn.execute(text("DROP TRIGGER refuse_cursed ON social_media_posts"))
             await conn.execute(text("DROP FUNCTION refuse_cursed"))
     [letter] = await dead(engine)
-    assert letter.reason.startswith(f"failed {worker_settings.worker_max_failures} times: CheckViolationError (23514)")
+    assert letter.reason.startswith(
+        f"failed {worker_settings.worker_max_failures} times: CheckViolationError (23514)"
+    )
     assert "cursed content" in letter.reason
     assert await redis.hlen(names.failures) == 0, "the failure counts go with the post"
 
