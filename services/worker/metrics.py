@@ -27,7 +27,7 @@ class Metrics:
             "worker_posts_failed", "Lone attempts at a post that failed on its own account", registry=r
         )
         self.dead_lettered = Counter(
-            "worker_posts_dead_lettered", "Posts moved to the dead-letter stream", registry=r
+            "worker_posts_dead_lettered", "Posts dead-lettered (kept in PostgreSQL)", registry=r
         )
         self.batch_seconds = Histogram(
             "worker_batch_seconds", "From read to acknowledgement, per batch", registry=r
