@@ -13,6 +13,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def summary(name: str, runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def section(name: str) -> str:
-    """The medians of every label measured so far (before, after, ...), in the order they were first run."""
+    """The medians of every label measured so far (before, after, ...), in the order they were measured."""
     found = sorted(
         HERE.glob(f"results/repeat_{name}_*.json"), key=lambda p: json.loads(p.read_text())["order"]
     )
@@ -108,8 +109,7 @@ def main() -> None:
         check=True,
     ).stdout.strip()
     runs = [run_once(options.name, tree, args) for _ in range(options.runs)]
-    earlier = sorted(HERE.glob(f"results/repeat_{options.name}_*.json"))
-    order = len([p for p in earlier if not p.name.endswith(f"_{options.label}.json")])
+    order = time.time()  # the labels' columns in the order they were last measured
     figures = summary(options.name, runs)
     write_json(
         f"repeat_{options.name}_{options.label}",
