@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from services.common.messages import MessageError, PostMessage
 from services.common.names import RedisNames
-from services.common.redis import redis_client, redis_down
+from services.common.redis import redis_client, redis_unavailable
 from services.common.retry import waiting_out
 from services.common.settings import Settings
 from services.common.stream import BacklogFull, StreamWriter
@@ -93,7 +93,8 @@ class Producer:
             log.info("backlog down to %d: sending again", backlog)
 
     async def _retrying(self, call: Callable[..., Awaitable[None]], *args: object) -> None:
-        async for attempt in waiting_out("Redis", redis_down, log):
+        # Redis away or refusing writes for now (out of memory, a failed save, a replica): wait, then send.
+        async for attempt in waiting_out("Redis", redis_unavailable, log):
             with attempt:
                 await call(*args)
 

@@ -68,6 +68,32 @@ async def test_sending_goes_on_when_redis_comes_back(lone_redis: LoneRedis) -> N
     await client.aclose()
 
 
+async def test_sending_waits_while_redis_refuses_writes_and_goes_on_after(lone_redis: LoneRedis) -> None:
+    lone_redis.start()
+    client = aioredis.Redis(port=lone_redis.port, socket_connect_timeout=1)
+    await until_answers(client)
+    await client.config_set("maxmemory", 1)  # full, with noeviction: every XADD is refused (OOM)
+    names = RedisNames("t:")
+    producer = Producer(client, names, max_backlog=1000, batch=5)
+    task = asyncio.create_task(asyncio.wait_for(_send(producer, valid(20)), 60))
+    await asyncio.sleep(1.5)
+    assert not task.done(), "Redis refuses writes: the producer keeps trying"
+    await client.config_set("maxmemory", 0)  # memory freed
+    await task
+    assert await client.xlen(names.stream) == 20
+    await client.aclose()
+
+
+async def until_answers(client: aioredis.Redis) -> None:
+    for _ in range(200):
+        try:
+            await client.ping()
+            return
+        except (aioredis.ConnectionError, OSError):
+            await asyncio.sleep(0.05)
+    raise TimeoutError("the test Redis did not answer")
+
+
 async def _send(producer: Producer, posts: list[PostMessage]) -> None:
     for post in posts:
         await producer.send(post)
