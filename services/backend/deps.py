@@ -30,13 +30,19 @@ class Backend:
     def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self.settings = settings
         self.names = RedisNames(settings.redis_key_prefix)
-        # A read past API_STATEMENT_TIMEOUT_MS is cancelled by PostgreSQL (answered 503), and a connection
-        # left idle in a transaction is closed: no stuck query or client holds a connection of the pool.
-        timeout = str(settings.api_statement_timeout_ms)
+        # A read past API_STATEMENT_TIMEOUT_MS is cancelled by PostgreSQL (answered 503); asyncpg gives up a
+        # second later on a server that stopped answering at all; a transaction left idle for two reads' time
+        # (the alert turn holds one while it aggregates on another connection) is closed. No stuck query or
+        # client holds a connection of the pool.
+        timeout_ms = settings.api_statement_timeout_ms
         self.engine: AsyncEngine = create_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
-            server_settings={"statement_timeout": timeout, "idle_in_transaction_session_timeout": timeout},
+            command_timeout_s=timeout_ms / 1000 + 1,
+            server_settings={
+                "statement_timeout": str(timeout_ms),
+                "idle_in_transaction_session_timeout": str(2 * timeout_ms),
+            },
         )
         # The reads, on the same pool, outside a transaction: no BEGIN and ROLLBACK round trips around each.
         self.reads: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -68,11 +68,19 @@ def install(app: FastAPI) -> None:
         # client can retry. Anything else is a bug, and stays a 500.
         if not database_away(exc):
             raise exc
-        log.warning(
-            "%s %s: the database did not answer (%s)", request.method, request.url.path, sqlstate(exc)
-        )
-        return JSONResponse(
-            {"detail": "the database is unavailable or the query took too long: retry later"},
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+        return _unavailable(request, sqlstate(exc) or type(exc).__name__)
+
+    # A connection refused or timed out comes as the OS's error, not wrapped by the driver.
+    @app.exception_handler(OSError)
+    @app.exception_handler(TimeoutError)
+    async def peer_away(request: Request, exc: Exception) -> JSONResponse:
+        return _unavailable(request, f"{type(exc).__name__}: {exc}")
+
+
+def _unavailable(request: Request, why: str) -> JSONResponse:
+    log.warning("%s %s: the database did not answer (%s)", request.method, request.url.path, why)
+    return JSONResponse(
+        {"detail": "the database is unavailable or the query took too long: retry later"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )

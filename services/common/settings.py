@@ -98,9 +98,9 @@ class Settings(BaseSettings):
         10_000,
         ge=100,
         le=3_600_000,
-        description="Longest an API read may run in PostgreSQL (statement_timeout, and "
-        "idle_in_transaction_session_timeout): past it the read is cancelled and answered 503 with "
-        "Retry-After, so a stuck query cannot hold a connection of the pool.",
+        description="Longest an API read may run in PostgreSQL (statement_timeout; a transaction left idle "
+        "is closed after twice as long): past it the read is cancelled and answered 503 with Retry-After, "
+        "so a stuck query cannot hold a connection of the pool.",
     )
     worker_db_timeout_s: float = Field(
         30.0,
@@ -174,7 +174,7 @@ class Settings(BaseSettings):
         3,
         ge=1,
         le=100,
-        description="Failures of a post on its own account before it goes to the dead-letter stream.",
+        description="Failures of a post on its own account before it is dead-lettered.",
     )
     worker_systemic_failures: int = Field(
         5,

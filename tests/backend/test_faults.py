@@ -15,7 +15,7 @@ from services.common.settings import Settings
 from services.worker import dead_letters
 from tests.backend.conftest import client_for
 from tests.backend.test_ingest import AUTH, TOKEN, post
-from tests.support import LoneRedis
+from tests.support import LoneRedis, free_port
 
 pytestmark = pytest.mark.usefixtures("session", "redis")
 
@@ -71,6 +71,14 @@ async def test_a_read_stuck_in_postgresql_is_cancelled_and_answered_503(
         assert answer.status_code == 503
         assert int(answer.headers["retry-after"]) > 0
         assert (await api.get("/api/posts")).status_code == 200
+
+
+async def test_a_read_while_postgresql_does_not_answer_is_a_503(settings: Settings) -> None:
+    away = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
+    async for api in client_for(settings.model_copy(update={"database_url": away, "feed_cache_ttl_s": 0})):
+        answer = await api.get("/api/posts")
+        assert answer.status_code == 503
+        assert int(answer.headers["retry-after"]) > 0
 
 
 async def test_health_reports_redis_persistence_and_degrades_once_dead_letters_pile_up(

@@ -25,6 +25,8 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # An error's message names the statement, not its parameters: the posts' text has no place in logs.
+        hide_parameters=True,
         connect_args=connect_args,
     )
 
