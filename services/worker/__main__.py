@@ -1,4 +1,4 @@
-"""python -m services.worker: run a worker, or look at and re-drive the dead-letter stream.
+"""python -m services.worker: run a worker, or look at, redrive and delete the dead letters.
 
 python -m services.worker                         run until SIGTERM or Ctrl-C (finishes the batches in flight)
 python -m services.worker dead-letters [--count N]   the oldest dead letters as JSON lines, with their reasons
@@ -49,8 +49,9 @@ async def redrive(settings: Settings, ids: list[int]) -> None:
     client, engine = redis_client(settings, "tool"), create_engine(settings.database_url, pool_size=1)
     names = RedisNames(settings.redis_key_prefix)
     try:
-        new = await dead_letters.redrive(session_factory(engine), client, names, ids)
-        for old, entry_id in zip(sorted(ids), new, strict=True):
+        chosen = sorted(set(ids))
+        new = await dead_letters.redrive(session_factory(engine), client, names, chosen)
+        for old, entry_id in zip(chosen, new, strict=True):
             print(f"{old} -> {entry_id}")
     finally:
         await client.aclose()

@@ -2,7 +2,7 @@
 
 Its attempts are counted in Redis, so that one that crashes the worker counts too. A failure on the post's
 own account counts against it, and the WORKER_MAX_FAILURES-th dead-letters it. A failure not known to be
-the post's fault dead-letters it only when other posts succeeded since its last failure; one that fails
+the post's fault dead-letters it only when other posts succeeded here after it failed; one that fails
 WORKER_SYSTEMIC_FAILURES distinct posts in a row is systemic, and the worker waits it out. A post whose
 attempts each crashed the worker is looked up first: if it was stored after all, it is settled.
 """
@@ -58,20 +58,22 @@ async def _failed(worker: Worker, entry: Entry, exc: Exception, count: int) -> N
     retrying, most, reason = worker.outage.retrying, worker.settings.worker_max_failures, describe(exc)
     worker.metrics.failed.inc()
     if not post_fault(exc):
-        again = entry.id in worker.outage.failing  # and nothing succeeded here since its last failure
         streak = worker.outage.failed(entry.id, exc)
         if streak is not None:  # systemic: the counts were not the posts', and this one waits it out
             await retrying(lambda: worker.failures.uncount(*streak))
             await handle(worker, entry)
             return
-        if again and count >= most:  # no sign that the post is at fault: it waits, counted no further
-            log.warning("post %s failed again, and nothing else succeeded since: %s", entry.id, reason)
+        if count >= most and entry.id not in worker.outage.outlived:
+            # No sign yet that the post is at fault (nothing else succeeded here since it failed): it is
+            # counted no further, and waits for its next turn.
+            log.warning("post %s failed, and nothing else succeeded since: %s", entry.id, reason)
             await retrying(lambda: worker.failures.uncount(entry.id))
             return
     log.warning("post %s failed (%d of %d): %s", entry.id, count, most, reason)
     if count >= most:
         dead = [(entry, f"failed {count} times: {reason}")]
         await retrying(lambda: worker.settle([], dead, [entry]))
+        worker.outage.settled(entry.id)
     else:  # it stays pending, and is taken over again after WORKER_CLAIM_IDLE_S
         await retrying(lambda: worker.failures.keep_reason(entry.id, reason))
 

@@ -5,13 +5,15 @@ A dead letter holds the stream entry's fields byte for byte as read (not UTF-8 i
 stream, why it was set aside, when, and by which consumer.
 """
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -71,19 +73,36 @@ def _letter(row: Row) -> DeadLetter:
 
 
 async def keep(session: AsyncSession, letters: Sequence[tuple[str, Fields, str]], consumer: str) -> None:
-    """Store (entry id, fields, reason) dead letters in one transaction; one already kept stays as it is."""
-    if not letters:
-        return
+    """Store (entry id, fields, reason) dead letters in one transaction. One already kept as it is stays
+    once (a settle retried); another under the same id (an id Redis gave again after losing its data) is
+    kept too, its id marked."""
     rows = [
         {"entry_id": entry_id, "fields": _flat(fields), "reason": _text(reason), "consumer": consumer}
         for entry_id, fields, reason in letters
     ]
+    await _insert(session, rows)
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
     async with session.begin():
-        await session.execute(insert(Row).on_conflict_do_nothing(index_elements=[Row.entry_id]), rows)
-
-
-async def count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Row)) or 0)
+        kept = await session.execute(
+            insert(Row).on_conflict_do_nothing(index_elements=[Row.entry_id]).returning(Row.entry_id), rows
+        )
+        new = set(kept.scalars())
+        skipped = [row for row in rows if row["entry_id"] not in new]
+        if not skipped:
+            return
+        found = await session.execute(
+            select(Row.entry_id, Row.fields).where(Row.entry_id.in_([r["entry_id"] for r in skipped]))
+        )
+        same = {(entry_id, tuple(map(bytes, fields))) for entry_id, fields in found}
+        other = [r for r in skipped if (r["entry_id"], tuple(r["fields"])) not in same]
+        for row in other:
+            row["entry_id"] = f"{row['entry_id']}~{uuid.uuid4().hex[:12]}"
+        if other:
+            await session.execute(insert(Row), other)
 
 
 async def read(session: AsyncSession, count: int = 100) -> list[DeadLetter]:
@@ -128,23 +147,35 @@ async def remove(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int])
 async def adopt_old_stream(
     sessions: async_sessionmaker[AsyncSession], client: aioredis.Redis, names: RedisNames
 ) -> int:
-    """Move what an older version left in the Redis dead-letter stream into PostgreSQL; returns how many."""
+    """Move what an older version left in the Redis dead-letter stream into PostgreSQL, with its reason,
+    time and consumer; returns how many."""
     moved = 0
     while True:
         found: Any = await client.xrange(names.dead_letter_stream, count=500)
         if not found:
             return moved
-        letters, ids = [], []
+        rows = []
         for stream_id, raw in found:
-            meta = {k.removeprefix(OLD_PREFIX): v for k, v in raw.items() if k.startswith(OLD_PREFIX)}
-            fields = {k: v for k, v in raw.items() if not k.startswith(OLD_PREFIX)}
-            entry_id = meta.get(b"entry_id", stream_id).decode()
-            letters.append((entry_id, fields, meta.get(b"reason", b"").decode("utf-8", "replace")))
-            ids.append(stream_id)
+            meta = {
+                k.removeprefix(OLD_PREFIX): v.decode("utf-8", "replace")
+                for k, v in raw.items()
+                if k.startswith(OLD_PREFIX)
+            }
+            row = {
+                "entry_id": meta.get(b"entry_id") or stream_id.decode(),
+                "fields": _flat({k: v for k, v in raw.items() if not k.startswith(OLD_PREFIX)}),
+                "reason": _text(meta.get(b"reason", "")),
+                "consumer": meta.get(b"consumer", "")[:128],
+            }
+            try:
+                row["dead_lettered_at"] = datetime.fromisoformat(meta.get(b"at", ""))
+            except ValueError:  # none recorded: the time it is moved
+                row["dead_lettered_at"] = datetime.now(UTC)
+            rows.append(row)
         async with sessions() as session:
-            await keep(session, letters, "moved from the Redis dead-letter stream")
-        await client.xdel(names.dead_letter_stream, *ids)
-        moved += len(ids)
+            await _insert(session, rows)
+        await client.xdel(names.dead_letter_stream, *[stream_id for stream_id, _ in found])
+        moved += len(found)
 
 
 class Failures:

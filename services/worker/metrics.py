@@ -24,7 +24,7 @@ class Metrics:
             "worker_posts_processed", "Posts stored (or found stored) and acknowledged", registry=r
         )
         self.failed = Counter(
-            "worker_posts_failed", "Lone attempts at a post that failed on its own account", registry=r
+            "worker_posts_failed", "Lone attempts at a post that failed (an outage aside)", registry=r
         )
         self.dead_lettered = Counter(
             "worker_posts_dead_lettered", "Posts dead-lettered (kept in PostgreSQL)", registry=r

@@ -26,6 +26,7 @@ from services.common.retry import waiting_out
 
 log = logging.getLogger("worker")
 T = TypeVar("T")
+OUTLIVED_KEPT = 10_000
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -64,6 +65,9 @@ class Pauser:
         self.paused_by: str | None = None
         self.systemic: str | None = None  # the error that failed systemic_after posts in a row
         self.failing: set[str] = set()  # distinct entries failing in a row, not on their own account
+        # Entries that failed here, not on their own account, and after which another post succeeded: the
+        # one sign that such a failure is the post's own after all.
+        self.outlived: set[str] = set()
 
     def waits_out(self, exc: BaseException) -> bool:
         return is_outage(exc) or (self.systemic is not None and not post_fault(exc))
@@ -84,16 +88,26 @@ class Pauser:
         return failed
 
     def succeeded(self) -> None:
+        if len(self.outlived) > OUTLIVED_KEPT:  # a bound: an entry not retried by now has been settled
+            self.outlived.clear()
+        self.outlived |= self.failing
         self.failing.clear()
+
+    def settled(self, entry_id: str) -> None:
+        """A failed entry dead-lettered: it has no count left to take back."""
+        self.outlived.discard(entry_id)
+        self.failing.discard(entry_id)
 
     async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, retried with backoff while ``waits_out`` the failure; raises Stopped when stopping."""
-        # Only a call that waited out an outage ends the pause: other calls may succeed meanwhile.
-        waited = False
+        # Only a call that waited out an outage ends the pause: other calls may succeed meanwhile. And only
+        # one that waited out the systemic failure itself (not a Redis blip meanwhile) ends that.
+        waited = systemic = False
 
         def pause(exc: BaseException) -> None:
-            nonlocal waited
+            nonlocal waited, systemic
             waited = True
+            systemic = systemic or not is_outage(exc)
             self._paused(exc)
 
         try:
@@ -115,10 +129,12 @@ class Pauser:
                         raise
         except Exception as exc:
             if waited and not self.waits_out(exc) and not isinstance(exc, Stopped):
-                self._resumed()  # the dependency answered, though the call failed on the post's account
+                self._resumed(
+                    systemic
+                )  # the dependency answered, though the call failed on the post's account
             raise
         if waited:
-            self._resumed()
+            self._resumed(systemic)
         return result
 
     def _paused(self, exc: BaseException) -> None:
@@ -130,8 +146,9 @@ class Pauser:
         self.paused_by = reason
         self.gauge.set(1)
 
-    def _resumed(self) -> None:
-        self.systemic = None
+    def _resumed(self, systemic: bool) -> None:
+        if systemic:
+            self.systemic = None
         if self.paused_by is not None:
             log.info("resumed")
             self.paused_by = None

@@ -172,8 +172,11 @@ class Worker:
                 claimed = [e for e in found if e.id not in self._holding]
                 if claimed:
                     log.warning("took over %d posts left pending by another consumer", len(claimed))
-                for entry in claimed:
-                    await self.handle_alone(entry)
+                try:
+                    for entry in claimed:
+                        await self.handle_alone(entry)
+                except Stopped:
+                    return  # the batches in flight finish: the read loop waits for them
                 if start == "0-0":
                     break
 

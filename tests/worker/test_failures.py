@@ -155,8 +155,12 @@ async def test_dead_letters_are_kept_once_and_leave_only_by_redrive_or_delete(
         await dead_letters.keep(session, [("1-1", fields, "bad\x00reason")], "w")
         await dead_letters.keep(session, [("1-1", fields, "again")], "w")  # a retried settle
         await dead_letters.keep(session, [("1-2", fields, "other")], "w")
-    first, second = await dead(engine)
+        await dead_letters.keep(session, [("1-1", {b"post_id": b"y"}, "another")], "w")  # the id again
+    first, second, third = await dead(engine)
     assert (first.entry_id, first.fields, first.reason) == ("1-1", fields, "bad\\x00reason")
+    assert third.entry_id.startswith("1-1~")
+    assert third.fields == {b"post_id": b"y"}, "a different dead letter under a known id is kept too"
+    await dead_letters.remove(sessions, [third.id])
     assert await dead_letters.remove(sessions, [second.id]) == 1
     with pytest.raises(KeyError, match="no dead letter 999"):
         await dead_letters.remove(sessions, [first.id, 999])
@@ -170,10 +174,17 @@ async def test_dead_letters_are_kept_once_and_leave_only_by_redrive_or_delete(
 async def test_dead_letters_an_older_version_left_in_redis_move_to_postgresql(
     worker_settings: Settings, redis: aioredis.Redis, names: RedisNames, engine: AsyncEngine
 ) -> None:
-    old = {b"post_id": b"p7", b"dead_letter_reason": b"author: required", b"dead_letter_entry_id": b"5-0"}
+    old = {
+        b"post_id": b"p7",
+        b"dead_letter_reason": b"author: required",
+        b"dead_letter_entry_id": b"5-0",
+        b"dead_letter_at": b"2026-11-30T10:00:00+00:00",
+        b"dead_letter_consumer": b"host-123",
+    }
     await redis.xadd(names.dead_letter_stream, old)  # type: ignore[arg-type]
     async with Running(worker_settings):
         await until(lambda: equals(dead_count(engine), 1), what="the old dead letter moved")
     [letter] = await dead(engine)
     assert (letter.entry_id, letter.reason, letter.fields) == ("5-0", "author: required", {b"post_id": b"p7"})
+    assert (letter.at, letter.consumer) == ("2026-11-30T10:00:00+00:00", "host-123")
     assert await redis.xlen(names.dead_letter_stream) == 0

@@ -5,6 +5,7 @@ The asyncpg dialect raises SQLAlchemy's generic DBAPIError for most server error
 the type says little: the code says whether the data is at fault or the server is away.
 """
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 
 # The data's fault: data exceptions (22: a value too long, a character the database encoding cannot hold,
@@ -15,7 +16,9 @@ DATA_CLASSES = frozenset({"22", "23"})
 # statement), system errors (58: I/O), a transaction rolled back by a serialisation failure or a deadlock
 # (40), a lock not available (55P03).
 OUTAGE_CLASSES = frozenset({"08", "53", "57", "58", "40"})
-OUTAGE_CODES = frozenset({"55P03"})
+# And two codes of other classes: a lock not available, and a read-only transaction (a standby, or a
+# primary being demoted: the database of a failover, as Redis's READONLY).
+OUTAGE_CODES = frozenset({"55P03", "25006"})
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -34,13 +37,16 @@ def data_at_fault(exc: BaseException) -> bool:
 
 
 def database_away(exc: BaseException) -> bool:
-    """PostgreSQL is not answering, or refuses for now: try again later. A DBAPIError without a SQLSTATE is
-    the connection itself failing (closed, reset, refused)."""
+    """PostgreSQL is not answering, or refuses for now: try again later. Without a SQLSTATE, only the
+    connection itself failing (closed, reset, refused, timed out) is; another error the driver raises on
+    its own (an argument it cannot encode, a misuse) is not known to be an outage."""
     if not isinstance(exc, DBAPIError):
         return False
     code = sqlstate(exc)
     if code is None:
-        return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        lost = (OSError, TimeoutError, asyncpg.exceptions.ConnectionDoesNotExistError)
+        return exc.connection_invalidated or isinstance(cause, lost)
     return code[:2] in OUTAGE_CLASSES or code in OUTAGE_CODES
 
 
