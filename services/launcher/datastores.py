@@ -20,6 +20,9 @@ from services.common.settings import Settings
 from services.launcher.supervisor import Service, StartError, Supervisor, answers, tcp_open, wait_ready
 
 LOCAL = {"127.0.0.1", "localhost", "::1"}
+# How a Redis this run starts keeps its data: the append-only file, written before each answer and synced
+# every second; no snapshots (the file is enough, and a failed snapshot would stop writes: MISCONF).
+REDIS_PERSISTENCE = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
 STARTUP_TIMEOUT_S = {"postgres": 60.0, "redis": 30.0}
 
 
@@ -86,7 +89,7 @@ def machine_redis(port: int, folder: Path) -> tuple[list[list[str]], list[list[s
     """The commands that start the machine's redis-server as a daemon on ``port``, its append-only file in
     ``folder`` (synced every second), and that stop it with a save: a restart finds the stream as it was."""
     start = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(port)]
-    persist = ["--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+    persist = ["--dir", str(folder), *REDIS_PERSISTENCE]
     stop = ["redis-cli", "-p", str(port), "shutdown", "save"]
     return [["mkdir", "-p", str(folder)], [*start, *persist]], [stop]
 
@@ -182,7 +185,7 @@ async def private_redis(supervisor: Supervisor, service: DataService) -> None:
     argv = [binary, "--port", str(service.port), "--bind", service.host, "--dir", str(service.folder)]
     # The supervisor stops it with SIGTERM, which Redis takes as SHUTDOWN: with the append-only file on, it
     # writes and fsyncs the file before it exits, so nothing it accepted is lost (a test checks it).
-    persist = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+    persist = REDIS_PERSISTENCE
     await supervisor.start(
         Service("redis", [*argv, *persist], ready=tcp_open(service.host, service.port)),
         STARTUP_TIMEOUT_S["redis"],

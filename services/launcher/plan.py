@@ -2,6 +2,7 @@
 answers (docs/running.md)."""
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 from typing import IO
@@ -63,10 +64,13 @@ class Platform(Supervisor):
         await self.start(self._triton(), STARTUP_TIMEOUT_S["triton"])
         for i in range(self.workers):
             port = self.worker_ports[i] if self.worker_ports else 0
+            # A name of its own, the same across restarts: a worker restarted after a crash first finishes
+            # what it left pending, instead of leaving it to a takeover and a dead consumer in the group.
+            name = f"worker-{i + 1}"
             worker = Service(
-                f"worker-{i + 1}",
+                name,
                 [python, "-m", "services.worker"],
-                env={"WORKER_METRICS_PORT": str(port)},
+                env={"WORKER_METRICS_PORT": str(port), "WORKER_CONSUMER": f"{socket.gethostname()}-{name}"},
                 ready=http_ok(f"http://127.0.0.1:{port}/health") if port else None,
                 nice=settings.pipeline_nice,
             )

@@ -19,10 +19,11 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 import redis.exceptions
+from pydantic import ValidationError
 
 from services.common.events import PostEvent, parse_event
 from services.common.names import RedisNames
-from services.launcher.datastores import postgres_binaries
+from services.launcher.datastores import REDIS_PERSISTENCE, postgres_binaries
 from tests.support import free_port
 
 # Texts that LATIN1 can hold: the suite's database is LATIN1, where an emoji is a class-22 poison.
@@ -137,7 +138,7 @@ class PrivateRedis:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
-        persist = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+        persist = list(REDIS_PERSISTENCE)  # as make run's Redis
         # CONFIG SET dir, for the test that removes the folder and puts it back (Redis chdirs into it).
         persist += ["--enable-protected-configs", "yes"]
         with (self.folder.parent / f"{self.folder.name}.log").open("ab") as log:
@@ -289,9 +290,10 @@ class Listener:
                     while True:
                         message = await pubsub.get_message(timeout=0.2)
                         if message is not None:
-                            event = parse_event(message["data"])
-                            if isinstance(event, PostEvent):
-                                self.heard.add(event.data.post_id)
+                            with contextlib.suppress(ValidationError):  # not an event: not ours to judge
+                                event = parse_event(message["data"])
+                                if isinstance(event, PostEvent):
+                                    self.heard.add(event.data.post_id)
             except (redis.exceptions.RedisError, OSError):
                 self.subscribed.clear()
                 await asyncio.sleep(0.02)

@@ -120,9 +120,12 @@ async def test_redis_out_of_memory_keeps_acknowledging_and_drains_once_memory_is
 
 async def test_redis_turned_replica_pauses_writes_until_it_is_primary_again(rig: Rig) -> None:
     await flowing(rig, 3)
+    refused, sent = rig.flow.refused, len(rig.flow.sent)
     await rig.redis.replicaof("127.0.0.1", free_port())  # a primary that is not there: READONLY
     try:
         await flowing(rig, 2)
+        assert rig.flow.refused > refused, "the writes were refused"
+        assert len(rig.flow.sent) <= sent + 1, "nothing was added meanwhile"
     finally:
         await rig.redis.replicaof("NO", "ONE")
     await flowing(rig, 2)
