@@ -5,6 +5,7 @@ flowing throughout, and a listener on the live channel. Each test faults one par
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,10 +71,26 @@ class Rig:
     workers: Workers
     poison: set[str] = field(default_factory=set)  # post_ids sent that must be dead-lettered
 
-    async def reopen(self) -> None:
-        """After a Redis restart: the listener back on the channel first, then the workers let through."""
-        await asyncio.wait_for(self.listener.subscribed.wait(), 30)
+    async def restart_redis(self, *, kill: bool) -> float:
+        """Redis stopped (SHUTDOWN, or SIGKILL) and started again, the workers kept off it until the
+        listener is back on the channel: an event published before that would be lost to the test, not to
+        the platform (pub/sub is at most once; the API's hub sends clients a resync). Returns when Redis
+        went down."""
+        self.gate.close()
+        await asyncio.sleep(0.3)  # what was already published reaches the listener first
+        subscriptions = self.listener.subscriptions
+        down_at = time.monotonic()
+        if kill:
+            self.redis_server.kill()
+        else:
+            self.redis_server.shut_down()  # the append-only file written and synced first
+        self.redis_server.start()
+        deadline = down_at + 30
+        while self.listener.subscriptions == subscriptions:
+            assert time.monotonic() < deadline, "the listener did not subscribe again"
+            await asyncio.sleep(0.02)
         self.gate.open()
+        return down_at
 
     async def stored_ids(self) -> list[str]:
         async with self.engine.connect() as conn:

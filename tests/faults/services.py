@@ -278,6 +278,7 @@ class Listener:
         self.names = names
         self.heard: set[str] = set()
         self.subscribed = asyncio.Event()
+        self.subscriptions = 0  # how many times it subscribed
         self._task = asyncio.create_task(self._listen())
 
     async def _listen(self) -> None:
@@ -286,6 +287,7 @@ class Listener:
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.names.channel)
+                    self.subscriptions += 1
                     self.subscribed.set()
                     while True:
                         message = await pubsub.get_message(timeout=0.2)

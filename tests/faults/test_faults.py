@@ -32,28 +32,18 @@ async def test_workers_sigkilled_again_and_again(rig: Rig) -> None:
 async def test_redis_restarted_gracefully_loses_nothing(rig: Rig) -> None:
     await flowing(rig, 3)
     for _ in range(2):
-        rig.gate.close()
-        # Events already published reach the listener before Redis goes: on a restart Redis drops what
-        # its clients had not read yet (pub/sub is at most once; the API's hub then sends a resync).
-        await asyncio.sleep(0.3)
-        rig.redis_server.shut_down()  # SHUTDOWN: the append-only file written and synced first
-        rig.redis_server.start()
-        await rig.reopen()
+        await rig.restart_redis(kill=False)
         await flowing(rig, 2)
     await rig.check("Redis restarted (SHUTDOWN)", 2)
 
 
 async def test_redis_sigkilled_loses_at_most_what_appendfsync_everysec_allows(rig: Rig) -> None:
     await flowing(rig, 3)
-    rig.gate.close()
-    killed_at = time.monotonic()
-    rig.redis_server.kill()
+    killed_at = await rig.restart_redis(kill=True)
     # The bound: with appendfsync everysec, Redis writes the file before it answers, but may hold a write
     # back for up to 2 s while an fsync is slow; a SIGKILL loses what it held back. So only posts whose XADD
     # was answered in the 2 s before the kill may be lost.
-    may_lose = {post_id for post_id, at in rig.flow.sent.items() if killed_at - at <= 2.0}
-    rig.redis_server.start()
-    await rig.reopen()
+    may_lose = {post_id for post_id, at in rig.flow.sent.items() if 0 <= killed_at - at <= 2.0}
     await flowing(rig, 3)
     await rig.check("Redis SIGKILLed", 1, may_lose=may_lose)
 
