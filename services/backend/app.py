@@ -13,6 +13,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from services.backend import errors, ingest, routes
 from services.backend.deps import Backend, websocket_allowed
+from services.backend.limits import Guard
 from services.common.processes import frozen_heap
 from services.common.settings import Settings, get_settings
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await b.close()
 
     app = FastAPI(title="Sentiment platform API", lifespan=lifespan)
+    # Refusals before any body is read (services/backend/limits.py), inside CORS: a browser can read them.
+    app.add_middleware(Guard, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

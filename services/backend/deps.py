@@ -113,12 +113,24 @@ def websocket_allowed(socket: WebSocket) -> bool:
 _bearer = HTTPBearer(auto_error=False, description="INGEST_TOKEN")
 
 
+def ingest_refusal(settings: Settings, authorization: str | None) -> HTTPException | None:
+    """Why a request to POST /api/ingest is refused, from its Authorization header alone: off (403) without
+    INGEST_TOKEN; with it, the request must bear that token (401). None when it may go on."""
+    expected = settings.ingest_token
+    if not expected.get_secret_value():
+        return HTTPException(403, "ingestion over HTTP is off: the server has no INGEST_TOKEN")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not _matches(token.strip(), expected):
+        return HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return None
+
+
 async def ingest_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    """POST /api/ingest is off (403) without INGEST_TOKEN; with it, the request must bear that token (401)."""
-    expected = request.app.state.backend.settings.ingest_token
-    if not expected.get_secret_value():
-        raise HTTPException(403, "ingestion over HTTP is off: the server has no INGEST_TOKEN")
-    if credentials is None or not _matches(credentials.credentials, expected):
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    """The same check as the guard in front of the app (services/backend/limits.py), which makes it before
+    the body is read; here for the OpenAPI schema, and for an app mounted without the guard."""
+    header = f"Bearer {credentials.credentials}" if credentials else None
+    refusal = ingest_refusal(request.app.state.backend.settings, header)
+    if refusal is not None:
+        raise refusal

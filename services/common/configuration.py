@@ -122,6 +122,7 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "cache_ttl_s",
             "feed_cache_ttl_s",
             "api_statement_timeout_ms",
+            "api_max_body_bytes",
             "dead_letters_degraded_at",
             "ws_metrics_interval_s",
             "ws_subscription_check_s",

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         description="Longest a worker waits for one PostgreSQL command (asyncpg's command_timeout): a "
         "database that stops answering pauses the worker instead of hanging it.",
     )
+    api_max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest request body the API reads (413 past it, from Content-Length before reading, "
+        "or as a chunked body arrives). 16 MiB holds the largest ingest batch, 1,000 posts at the "
+        "10,000-character limit, with room to spare; a bigger batch is split by the client.",
+    )
     dead_letters_degraded_at: int = Field(
         100,
         ge=1,

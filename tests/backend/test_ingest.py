@@ -100,3 +100,43 @@ async def test_over_the_backlog_limit_nothing_is_added_and_the_answer_is_429(
     assert await redis.xlen(names.stream) == 90
     fits = await ingest.post("/api/ingest", json={"posts": [post(i) for i in range(90, 100)]}, headers=AUTH)
     assert fits.json()["accepted"] == 10
+
+
+class Body:
+    """A request body sent in chunks, without a Content-Length, that records whether anyone read it."""
+
+    def __init__(self, chunks: int, size: int = 1024) -> None:
+        self.chunks = chunks
+        self.size = size
+        self.read = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.read += 1
+            yield b" " * self.size
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])
+async def test_the_token_is_checked_before_the_body_is_read(
+    ingest: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    body = Body(chunks=1000)
+    answer = await ingest.post("/api/ingest", content=body, headers=headers)
+    assert answer.status_code == 401
+    assert body.read == 0, "an unauthenticated upload is refused before any of it is read"
+
+
+async def test_a_body_over_the_limit_is_413_naming_it_before_or_while_it_is_read(
+    settings: Settings,
+) -> None:
+    limited = settings.model_copy(update={"ingest_token": SecretStr(TOKEN), "api_max_body_bytes": 4096})
+    async for client in client_for(limited):
+        declared = await client.post("/api/ingest", content=b" " * 5000, headers=AUTH)
+        assert declared.status_code == 413
+        assert "API_MAX_BODY_BYTES (4096 bytes)" in declared.json()["detail"]
+        chunked = Body(chunks=100)
+        streamed = await client.post("/api/ingest", content=chunked, headers=AUTH)
+        assert streamed.status_code == 413
+        assert chunked.read < 10, "reading stopped at the limit"
+        fits = await client.post("/api/ingest", json={"posts": [post(1)]}, headers=AUTH)
+        assert fits.status_code == 202
