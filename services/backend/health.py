@@ -22,12 +22,9 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-async def answers(check: Any) -> bool:
-    """Whether a probe (an awaitable) succeeds within PROBE_TIMEOUT_S; any failure means disconnected."""
-    try:
-        return bool(await asyncio.wait_for(check, PROBE_TIMEOUT_S))
-    except Exception:  # noqa: BLE001 - any failure of a health probe means "disconnected"
-        return False
+async def answers(check: Awaitable[Any]) -> bool:
+    """Whether a probe succeeds within PROBE_TIMEOUT_S; any failure means disconnected."""
+    return bool(await within(check, False))
 
 
 async def within(check: Awaitable[T], otherwise: U) -> T | U:
