@@ -140,7 +140,7 @@ class AlertService:
             log.error("alert %d saved but not published (Redis: %s)", alert.id, exc)
 
     async def _post_webhook(self, alert: AlertData) -> None:
-        url = self.settings.alert_webhook_url
+        url = self.settings.alert_webhook_url.get_secret_value()
         if not url:
             return
         try:
@@ -155,4 +155,10 @@ class AlertService:
                         response = await client.post(url, json=alert.model_dump(mode="json"))
                         response.raise_for_status()
         except httpx.HTTPError as exc:
-            log.error("alert %d: webhook %s failed: %s", alert.id, url, exc)
+            # Neither the URL nor httpx's message, which repeats it: a chat webhook's URL is its password.
+            why = (
+                f"HTTP {exc.response.status_code}"
+                if isinstance(exc, httpx.HTTPStatusError)
+                else type(exc).__name__
+            )
+            log.error("alert %d: the webhook (ALERT_WEBHOOK_URL) failed: %s", alert.id, why)

@@ -57,6 +57,8 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "database_url",
             "db_pool_size",
             "db_wait_timeout_s",
+            "api_database_password",
+            "worker_database_password",
             "redis_url",
             "redis_key_prefix",
             "stream_max_backlog",
@@ -118,7 +120,9 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "backend_port",
             "api_key",
             "ingest_token",
+            "public_host",
             "cors_origins",
+            "allowed_hosts",
             "cache_ttl_s",
             "feed_cache_ttl_s",
             "api_statement_timeout_ms",
@@ -126,6 +130,7 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "dead_letters_degraded_at",
             "ws_metrics_interval_s",
             "ws_subscription_check_s",
+            "ws_max_clients",
             "ws_client_queue",
         ),
     ),
@@ -154,18 +159,36 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 OTHER: tuple[Group, ...] = (
     Group(
         "Docker Compose",
-        "Read by `docker-compose.yml` from the shell or from `.env` ([running](running.md#docker-compose)). "
-        "Compose builds `DATABASE_URL` from the `POSTGRES_*` ones.",
+        "Read by `docker-compose.yml` from the shell or from `.env` ([running](running.md#docker-compose), "
+        "[deployment](deployment.md)). Compose builds each service's `DATABASE_URL`: the migrations' from the "
+        "`POSTGRES_*` ones, the API's and the workers' from `API_DATABASE_PASSWORD` and "
+        "`WORKER_DATABASE_PASSWORD`, which it requires too; and `REDIS_URL` from "
+        "`REDIS_PASSWORD`. The passwords go into those URLs: long random URL-safe strings, e.g. `openssl rand "
+        "-hex 24`.",
         (
             Variable(
                 "POSTGRES_PASSWORD",
                 None,
-                "The database password. Compose refuses to start without it; the services refuse a "
-                "placeholder.",
+                "The password of the database's owner, which the migrations run as. Compose refuses to start "
+                "without it; the services refuse a placeholder.",
                 required=True,
             ),
-            Variable("POSTGRES_USER", "sentiment", "The database user."),
+            Variable(
+                "REDIS_PASSWORD",
+                None,
+                "The password Redis requires of every client. Compose refuses to start without it; the "
+                "services refuse a placeholder.",
+                required=True,
+            ),
+            Variable("POSTGRES_USER", "sentiment", "The database's owner."),
             Variable("POSTGRES_DB", "sentiment", "The database name."),
+            Variable(
+                "PUBLISH_ADDRESS",
+                "127.0.0.1",
+                "The host's address the dashboard (DASHBOARD_PORT) and the API (BACKEND_PORT) are published "
+                "on: this machine only by default; 0.0.0.0 for every interface. Not BACKEND_HOST, which is "
+                "the address the API binds to inside its container.",
+            ),
             Variable(
                 "WORKERS",
                 "2",

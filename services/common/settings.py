@@ -6,9 +6,11 @@ fit its type or range is refused at start with a message naming the variable. ``
 and ``.env.example`` are generated from the descriptions here (``python -m services.common.configuration``).
 """
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,6 +34,16 @@ class SettingsError(ValueError):
 def is_placeholder(secret: str) -> bool:
     """A secret left as an example file has it (``changeme``, ``password``, ...)."""
     return secret.strip().lower() in PLACEHOLDER_SECRETS
+
+
+def without_port(host: str) -> str:
+    """A Host header's name alone: ``example.org:8443`` -> ``example.org``, ``[::1]:8000`` -> ``[::1]``."""
+    name, colon, port = host.rpartition(":")
+    return (
+        name
+        if colon and port.isdigit() and not name.endswith(":") and (name.endswith("]") or "[" not in name)
+        else host
+    )
 
 
 class Settings(BaseSettings):
@@ -80,6 +92,18 @@ class Settings(BaseSettings):
         Path("model_repository"),
         description="Triton's model repository. The client reads the served model's tokenizer from it and "
         "refuses one whose fingerprint differs from the served model's.",
+    )
+    api_database_password: SecretStr = Field(
+        SecretStr(""),
+        description="The migrate command gives the API's database role, sentiment_api (reads; writes only "
+        "alerts), this password. Empty: left as it is (a local PostgreSQL that trusts its users needs none). "
+        "A placeholder is refused.",
+    )
+    worker_database_password: SecretStr = Field(
+        SecretStr(""),
+        description="The migrate command gives the workers' database role, sentiment_worker (writes posts, "
+        "analyses and dead letters; no schema changes), this password. Empty: left as it is. A placeholder "
+        "is refused.",
     )
     db_pool_size: int = Field(
         20,
@@ -303,19 +327,34 @@ class Settings(BaseSettings):
     )
     api_key: SecretStr = Field(
         SecretStr(""),
-        description="When set, every read endpoint but /api/health and /metrics, and the WebSocket, need it "
-        "(header X-API-Key or query parameter api_key); empty: open, for a local run. A placeholder is "
-        "refused.",
+        description="When set, every read endpoint but /api/health and /metrics, and the WebSocket, need it: "
+        "in the X-API-Key header (never in a URL); the dashboard asks for it once per browser session. "
+        "Empty: open, for a local run. A placeholder is refused.",
     )
     ingest_token: SecretStr = Field(
         SecretStr(""),
         description="Bearer token of POST /api/ingest; empty: the endpoint answers 403 (off). A placeholder "
         "is refused.",
     )
+    public_host: str = Field(
+        "",
+        pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])?(:\d{1,5})?$",
+        description="The host name (and :port, if not the default) people reach the dashboard at, behind TLS "
+        "(docs/deployment.md): adds https://PUBLIC_HOST to the default CORS_ORIGINS and PUBLIC_HOST to the "
+        "default ALLOWED_HOSTS. Empty: a local install.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         ["http://localhost:3000", "http://127.0.0.1:3000"],
-        description="Comma-separated origins whose pages may call the API from a browser (the dashboard's); "
-        "others get no CORS headers.",
+        description="Comma-separated origins whose pages may call the API from a browser and open the "
+        "WebSocket (the dashboard's); others get no CORS headers, and their WebSocket is refused (403). "
+        "Default: the dashboard on localhost and 127.0.0.1, and https://PUBLIC_HOST when that is set.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["localhost", "127.0.0.1", "[::1]", "backend"],
+        description="Comma-separated host names the API answers to (the Host header, port aside; "
+        "*.example.org for any subdomain, * for any): another is refused (400), so a page that rebinds "
+        "its own name to 127.0.0.1 reads nothing. /metrics and the health endpoints answer any host "
+        "(probes, scrapers). Default: the local names, backend (Compose's), and PUBLIC_HOST when set.",
     )
     cache_ttl_s: float = Field(
         5.0,
@@ -340,6 +379,13 @@ class Settings(BaseSettings):
         le=3600,
         description="How long the live hub's Redis subscription may stay silent before the hub pings it; "
         "no answer within as long again and it resubscribes, and clients are told to reload.",
+    )
+    ws_max_clients: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="WebSocket clients one API process serves at once; past it, a new one is refused at the "
+        "handshake (503). Each costs a queue of up to WS_CLIENT_QUEUE events and a share of every relay.",
     )
     ws_client_queue: int = Field(
         1000,
@@ -370,10 +416,10 @@ class Settings(BaseSettings):
         le=10_080,
         description="After an alert, none of the same type for this long (all replicas together).",
     )
-    alert_webhook_url: str = Field(
-        "",
-        pattern=r"^(https?://\S+)?$",
-        description="POST each alert there as JSON (the alert event's data); empty: no webhook.",
+    alert_webhook_url: SecretStr = Field(
+        SecretStr(""),
+        description="POST each alert there as JSON (the alert event's data); empty: no webhook. A secret "
+        "(a chat webhook's URL is its password): never logged or shown.",
     )
     alert_webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="Deadline of one webhook call.")
     alert_webhook_retries: int = Field(
@@ -402,12 +448,20 @@ class Settings(BaseSettings):
             raise ValueError("has a placeholder password: set a real one")
         return value
 
-    @field_validator("api_key", "ingest_token", "llm_api_key")
+    @field_validator("*", mode="after")
     @classmethod
-    def _no_placeholder(cls, value: SecretStr) -> SecretStr:
-        # Empty stays allowed: it means off. The message must not repeat the value.
-        if is_placeholder(value.get_secret_value()):
+    def _no_placeholder(cls, value: object) -> object:
+        # Every secret, those to come included: a SecretStr field is a secret. Empty stays allowed (off);
+        # the message never repeats the value.
+        if isinstance(value, SecretStr) and is_placeholder(value.get_secret_value()):
             raise ValueError("is a placeholder: set a real one, or leave it empty (off)")
+        return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and not re.fullmatch(r"https?://\S+", value.get_secret_value()):
+            raise ValueError("must be an http:// or https:// URL")  # the value is not repeated: a secret
         return value
 
     @field_validator("redis_url")
@@ -415,6 +469,9 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        password = urlsplit(value).password
+        if password is not None and is_placeholder(unquote(password)):
+            raise ValueError("has a placeholder password: set a real one")
         return value
 
     @model_validator(mode="after")
@@ -434,6 +491,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip().lower() for host in value.split(",") if host.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _public_host(self) -> "Settings":
+        # One public name sets both lists, unless a list is given outright.
+        if self.public_host:
+            host = self.public_host.lower()
+            if "cors_origins" not in self.model_fields_set:
+                self.cors_origins = [*self.cors_origins, f"https://{host}"]
+            if "allowed_hosts" not in self.model_fields_set:
+                self.allowed_hosts = [*self.allowed_hosts, without_port(host)]
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

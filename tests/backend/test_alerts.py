@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -117,7 +118,11 @@ async def test_the_webhook_gets_the_alert_after_retries(
     with Webhook() as hook:
         hook.script = [503, "slow"]  # a 5xx, then a timeout, then 200
         configured = settings.model_copy(
-            update={"alert_webhook_url": hook.url, "alert_webhook_timeout_s": 0.5, "alert_webhook_retries": 3}
+            update={
+                "alert_webhook_url": SecretStr(hook.url),
+                "alert_webhook_timeout_s": 0.5,
+                "alert_webhook_retries": 3,
+            }
         )
         await add_posts(session, window(*[N] * 12))
         alert = await AlertService(configured, engine, redis).evaluate(NOW)
@@ -126,14 +131,22 @@ async def test_the_webhook_gets_the_alert_after_retries(
     assert all(body == alert.model_dump(mode="json") for _, body in hook.calls)
 
 
-async def test_a_webhook_that_keeps_failing_does_not_lose_the_alert(
-    settings: Settings, engine: AsyncEngine, redis: aioredis.Redis, session: AsyncSession
+async def test_a_webhook_that_keeps_failing_does_not_lose_the_alert_nor_log_its_url(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: aioredis.Redis,
+    session: AsyncSession,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with Webhook() as hook:
         hook.script = [500] * 10
-        configured = settings.model_copy(update={"alert_webhook_url": hook.url, "alert_webhook_retries": 2})
+        url = SecretStr(hook.url + "?signature=XXXXsecretXXXX")
+        configured = settings.model_copy(update={"alert_webhook_url": url, "alert_webhook_retries": 2})
         await add_posts(session, window(*[N] * 12))
         alert = await AlertService(configured, engine, redis).evaluate(NOW)
     assert alert is not None
     assert len(hook.calls) == 3  # the call and two retries
     assert await alert_rows(engine) == 1
+    failed = [r.getMessage() for r in caplog.records if "webhook" in r.getMessage()]
+    assert failed, "the failure is logged"
+    assert all("XXXXsecretXXXX" not in line and "127.0.0.1" not in line for line in failed), failed

@@ -3,6 +3,7 @@ import sys
 from typing import get_args
 
 import pytest
+from pydantic import SecretStr
 
 from services.common.settings import Settings, SettingsError, SyntheticTopic, load_settings
 from services.ingester.synthetic import TOPICS
@@ -110,7 +111,16 @@ def test_every_service_refuses_to_start_on_a_bad_value(service: str) -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("variable", ["API_KEY", "INGEST_TOKEN", "LLM_API_KEY"])
+# Every secret setting, those added later included: a SecretStr field is a secret.
+SECRETS = [name.upper() for name, field in Settings.model_fields.items() if field.annotation is SecretStr]
+
+
+def test_the_secrets_are_the_settings_that_hold_one() -> None:
+    expected = {"API_KEY", "INGEST_TOKEN", "LLM_API_KEY", "ALERT_WEBHOOK_URL"}
+    assert expected | {"API_DATABASE_PASSWORD", "WORKER_DATABASE_PASSWORD"} <= set(SECRETS)
+
+
+@pytest.mark.parametrize("variable", SECRETS)
 @pytest.mark.parametrize("placeholder", ["changeme", "CHANGE_ME", "password", " secret "])
 def test_a_placeholder_secret_is_refused_without_repeating_it(
     monkeypatch: pytest.MonkeyPatch, variable: str, placeholder: str
@@ -122,14 +132,47 @@ def test_a_placeholder_secret_is_refused_without_repeating_it(
     assert str(caught.value) == expected  # names the variable, never the value
 
 
-@pytest.mark.parametrize("variable", ["API_KEY", "INGEST_TOKEN", "LLM_API_KEY"])
-def test_an_empty_secret_means_off_and_a_real_one_is_kept(
+@pytest.mark.parametrize("variable", SECRETS)
+def test_an_empty_secret_means_off_and_a_real_one_is_kept_and_never_shown(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     monkeypatch.setenv(variable, "")
     assert getattr(load_settings(), variable.lower()).get_secret_value() == ""
-    monkeypatch.setenv(variable, "k-7f3a9c2e51d04b86")
-    assert getattr(load_settings(), variable.lower()).get_secret_value() == "k-7f3a9c2e51d04b86"
+    real = "https://hooks.example.org/k-7f3a9c2e51d04b86"
+    monkeypatch.setenv(variable, real)
+    settings = load_settings()
+    assert getattr(settings, variable.lower()).get_secret_value() == real
+    assert "7f3a9c2e51d04b86" not in repr(settings)
+    assert "7f3a9c2e51d04b86" not in str(settings)
+
+
+def test_a_placeholder_in_a_data_store_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://:changeme@redis:6379/0")
+    with pytest.raises(SettingsError, match="REDIS_URL: has a placeholder password"):
+        load_settings()
+
+
+def test_a_webhook_url_that_is_no_url_is_refused_without_repeating_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", "hooks.example.org/k-7f3a9c2e51d04b86")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "ALERT_WEBHOOK_URL: must be an http:// or https:// URL" in str(caught.value)
+    assert "7f3a9c2e51d04b86" not in str(caught.value)
+
+
+def test_one_public_host_name_sets_the_origins_and_the_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_HOST", "Listen.Example.org")
+    settings = load_settings()
+    assert "https://listen.example.org" in settings.cors_origins
+    assert "http://localhost:3000" in settings.cors_origins
+    assert "listen.example.org" in settings.allowed_hosts
+    assert "127.0.0.1" in settings.allowed_hosts
+    monkeypatch.setenv("CORS_ORIGINS", "https://other.example.org")  # a list given outright stands
+    assert load_settings().cors_origins == ["https://other.example.org"]
+    monkeypatch.setenv("PUBLIC_HOST", "listen.example.org:8443")
+    assert "listen.example.org" in load_settings().allowed_hosts
 
 
 def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
