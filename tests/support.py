@@ -15,8 +15,14 @@ from typing import Any, Self
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import make_url
 
 from services.launcher.tritonserver import EmbeddedTriton
+
+
+def as_role(database_url: str, role: str) -> str:
+    """The URL with another user: a role of migration 0004, which the local PostgreSQL lets in (trust)."""
+    return make_url(database_url).set(username=role, password=None).render_as_string(hide_password=False)
 
 
 def free_port() -> int:

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.backend.app import create_app
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.roles import API_ROLE
 from services.common.labels import Emotion, Sentiment
 from services.common.settings import Settings
 from services.launcher.tritonserver import EmbeddedTriton
-from tests.support import free_port
+from tests.support import as_role, free_port
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LABELS = [
@@ -36,7 +37,7 @@ async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client on ``app``, its lifespan run (``app.state.backend`` is there meanwhile)."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             yield client
 
 
@@ -46,6 +47,8 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     served = settings.model_copy(
         update={
+            # As the API connects in Compose: its own role, which reads and writes only alerts.
+            "database_url": as_role(settings.database_url, API_ROLE),
             "triton_url": triton.url,
             "model_repository": repository,
             "cache_ttl_s": 0,

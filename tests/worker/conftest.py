@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db.engine import session_factory
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.roles import WORKER_ROLE
 from services.common.events import PostEvent, parse_event
 from services.common.messages import PostMessage
 from services.common.names import RedisNames
@@ -23,6 +24,7 @@ from services.launcher.tritonserver import EmbeddedTriton
 from services.worker import dead_letters
 from services.worker.dead_letters import DeadLetter
 from services.worker.worker import Worker
+from tests.support import as_role
 
 TEXTS = [
     "I absolutely love this, best day of my life! 😍",
@@ -51,6 +53,8 @@ def worker_settings(settings: Settings, triton: EmbeddedTriton, repository: Path
     """The run's settings, pointed at the test Triton, with short waits so faults show quickly."""
     return settings.model_copy(
         update={
+            # As a worker connects in Compose: its own role, which cannot change the schema.
+            "database_url": as_role(settings.database_url, WORKER_ROLE),
             "triton_url": triton.url,
             "model_repository": repository,
             "worker_metrics_port": 0,

@@ -1,6 +1,7 @@
 """Wait for PostgreSQL, create the database if it is missing, and migrate its schema.
 
-python -m services.common.db.migrate                   # wait, create, upgrade to the newest revision
+python -m services.common.db.migrate                   # wait, create, upgrade to the newest revision, and
+                                                       # give the roles their passwords (when set)
 python -m services.common.db.migrate --downgrade base  # undo migrations down to a revision
 """
 
@@ -13,10 +14,12 @@ from pathlib import Path
 import asyncpg
 from alembic import command
 from alembic.config import Config
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from tenacity import stop_after_delay
 
 from services.common.cli import start
+from services.common.db.roles import API_ROLE, WORKER_ROLE, set_passwords
 from services.common.retry import waiting_out
 
 log = logging.getLogger("migrate")
@@ -61,7 +64,7 @@ async def wait_for_database(database_url: str, timeout_s: float) -> None:
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database):
             log.info("creating database %s", url.database)
-            await conn.execute(f'CREATE DATABASE "{url.database}"')
+            await conn.execute(f"CREATE DATABASE {quote_identifier(url.database or '')}")
     finally:
         await conn.close()
 
@@ -70,9 +73,29 @@ async def drop_database(database_url: str) -> None:
     """Drop the database named in ``database_url`` (tests and benchmarks use databases of their own)."""
     conn = await asyncpg.connect(_maintenance_dsn(database_url), timeout=5)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+        name = quote_identifier(make_url(database_url).database or "")
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+def quote_identifier(name: str) -> str:
+    """A name as SQL quotes it: in double quotes, each double quote doubled (a name is the operator's to
+    choose, and may hold one)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def give_passwords(database_url: str, api: SecretStr, worker: SecretStr) -> None:
+    """Set the API's and the workers' role passwords, those given."""
+    if not (api.get_secret_value() or worker.get_secret_value()):
+        return
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        given = await set_passwords(conn, {API_ROLE: api, WORKER_ROLE: worker})
+    finally:
+        await conn.close()
+    log.info("password set for %s", ", ".join(given))
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
@@ -107,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     upgrade(settings.database_url)
     log.info("schema at head")
+    asyncio.run(
+        give_passwords(
+            settings.database_url, settings.api_database_password, settings.worker_database_password
+        )
+    )
     if args.new_revision:
         number = len(list((MIGRATIONS / "versions").glob("*.py"))) + 1
         config = alembic_config(settings.database_url)
