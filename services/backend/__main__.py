@@ -3,6 +3,7 @@
 import uvicorn
 
 from services.backend.app import create_app
+from services.backend.live import CLIENT_FRAME_MAX
 from services.common.cli import start
 
 
@@ -13,6 +14,13 @@ def main() -> None:
         host=settings.backend_host,
         port=settings.backend_port,
         log_level=settings.log_level.lower(),
+        # uvicorn's loggers go through the services' own set-up (services/common/cli.py), which keeps
+        # secrets out of every line, the access log's URLs included.
+        log_config=None,
+        # A WebSocket client has nothing to say: a frame over this is refused (1009) before it is read
+        # whole or inflated (uvicorn's default is 16 MiB, after decompression).
+        ws_max_size=CLIENT_FRAME_MAX,
+        server_header=False,
     )
 
 

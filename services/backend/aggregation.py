@@ -97,13 +97,13 @@ def percentages(counts: dict[str, int]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Filters:
     """What to count: posts created from ``start`` to ``end`` (inclusive), of a source, a sentiment, an
-    emotion; None is any. An unknown label matches nothing."""
+    emotion; None is any."""
 
     start: datetime | None = None
     end: datetime | None = None
     source: str | None = None
-    sentiment: str | None = None
-    emotion: str | None = None
+    sentiment: Sentiment | None = None
+    emotion: Emotion | None = None
 
 
 Rows = list[tuple[datetime | None, str, int, float]]
@@ -134,8 +134,8 @@ class SentimentAggregator:
         if f.source is not None:
             where.append(source == f.source)
         for column, value in (("sentiment_label", f.sentiment), ("emotion", f.emotion)):
-            if value is not None:  # compared as text: an unknown label is no error, it matches nothing
-                where.append(cast(getattr(table, column), String) == value)
+            if value is not None:
+                where.append(getattr(table, column) == value)
         if not period:
             bucket: Any = cast(None, UtcTime)
         else:  # a rollup bucket of the period's own grain is its bucket already

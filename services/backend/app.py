@@ -6,15 +6,19 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.exceptions
 from fastapi import FastAPI, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from services.backend import errors, ingest, routes
-from services.backend.deps import Backend, websocket_allowed
+from services.backend.access import live_refusal
+from services.backend.deps import Backend
 from services.backend.limits import Guard
 from services.common.processes import frozen_heap
+from services.common.redis import REDIS_DOWN
 from services.common.settings import Settings, get_settings
 
 
@@ -37,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await b.close()
 
     app = FastAPI(title="Sentiment platform API", lifespan=lifespan)
-    # Refusals before any body is read (services/backend/limits.py), inside CORS: a browser can read them.
+    # Refusals from the headers alone (services/backend/limits.py), inside CORS: a browser can read them.
     app.add_middleware(Guard, settings=settings)
     app.add_middleware(
         CORSMiddleware,
@@ -53,13 +57,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.websocket("/ws/sentiment")
     async def live(socket: WebSocket) -> None:
         """``connected``, then every ``post`` and ``alert`` event as it arrives and a ``metrics_update``
-        every WS_METRICS_INTERVAL_S. With API_KEY set, pass it as ``?api_key=`` (or X-API-Key)."""
-        if not websocket_allowed(socket):
-            await socket.close(code=1008, reason="missing or wrong API key")  # before accept: HTTP 403
+        every WS_METRICS_INTERVAL_S. With API_KEY set, pass a ticket from ``POST /api/live/ticket`` as
+        ``?ticket=`` (or the key in X-API-Key). Refused at the handshake: 403 (a foreign origin, no key or
+        ticket), 503 (WS_MAX_CLIENTS reached, or Redis away to check the ticket)."""
+        b: Backend = socket.app.state.backend
+        if b.hub.full:
+            await _refuse(
+                socket, b, 503, "full", f"the live feed is full (WS_MAX_CLIENTS={b.hub.max_clients})"
+            )
             return
-        await socket.app.state.backend.hub.serve(socket)
+        try:
+            why = await live_refusal(socket, settings, b.tickets)
+        except (redis.exceptions.RedisError, *REDIS_DOWN):
+            await _refuse(socket, b, 503, "redis", "the ticket cannot be checked now (Redis): retry")
+            return
+        if why is not None:
+            await _refuse(socket, b, 403, "unauthenticated", why)
+            return
+        await b.hub.serve(socket)
 
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False
     )
     return app
+
+
+async def _refuse(socket: WebSocket, backend: Backend, status: int, kind: str, why: str) -> None:
+    """Refuse a handshake with an HTTP answer the client can read, where the server can send one; counted
+    by ``kind`` in websocket_clients_refused."""
+    backend.hub.refused.labels(kind).inc()
+    if "websocket.http.response" in socket.scope.get("extensions", {}):
+        await socket.send_denial_response(JSONResponse({"detail": why}, status_code=status))
+    else:
+        await socket.close(code=1013 if status == 503 else 1008, reason=why[:120])

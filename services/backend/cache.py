@@ -1,4 +1,8 @@
-"""The answer cache: a read's JSON kept in Redis for a TTL, built once per key at a time in a process."""
+"""The answer cache: a read's JSON kept in Redis for a TTL, built once per key at a time in a process.
+
+The key is the path and the parameters the route reads (others, such as a cache-busting ``&_=<random>``,
+do not make a new key). A build runs while someone waits for it: when every caller has gone (each
+client disconnected), it is cancelled, and so is its query."""
 
 import asyncio
 import contextlib
@@ -9,7 +13,9 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 import redis.exceptions
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from services.common.names import RedisNames
@@ -30,16 +36,29 @@ class AnswerCache:
         self.names = names
         self.default_ttl_s = default_ttl_s
         self._building: dict[str, asyncio.Task[bytes]] = {}
+        self._waiting: dict[str, int] = {}  # callers of each build still there
+        self._known: dict[int, frozenset[str]] = {}  # the query parameters each route reads, by id
 
     async def response(
         self, request: Request, build: Callable[[], Awaitable[BaseModel]], ttl_s: float | None = None
     ) -> Response:
         """The answer to this path and query: kept for ``ttl_s`` (CACHE_TTL_S unless given)."""
-        query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
+        route = request.scope.get("route")
+        known = self._known.get(id(route))
+        if known is None:
+            known = self._known[id(route)] = _parameters(route)
+        query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()) if k in known)
         digest = hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()
         key = self.names.cache_key(request.url.path, digest)
-        body = await self.kept(key, ttl_s, lambda: _json(build))
-        return Response(body, media_type="application/json")
+        answer = asyncio.ensure_future(self.kept(key, ttl_s, lambda: _json(build)))
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not answer.done():  # the client left: it stops waiting, which may cancel the build
+                answer.cancel()
+        return Response(await answer, media_type="application/json")
 
     async def kept(self, key: str, ttl_s: float | None, build: Callable[[], Awaitable[bytes]]) -> bytes:
         """The bytes kept under ``key``, or ``build()``'s, then kept for ``ttl_s``."""
@@ -59,7 +78,14 @@ class AnswerCache:
         if building is None:
             building = self._building[key] = asyncio.create_task(self._keep(key, ttl_s, build))
             building.add_done_callback(lambda _: self._building.pop(key, None))
-        return await asyncio.shield(building)  # one caller giving up does not cancel the others' answer
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            return await asyncio.shield(building)  # one caller giving up does not cancel the others' answer
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                building.cancel()  # nobody is left to read it (a no-op once it is done)
 
     async def _keep(self, key: str, ttl_s: float, build: Callable[[], Awaitable[bytes]]) -> bytes:
         body = await build()
@@ -70,3 +96,22 @@ class AnswerCache:
 
 async def _json(build: Callable[[], Awaitable[BaseModel]]) -> bytes:
     return (await build()).model_dump_json().encode()
+
+
+def _parameters(route: object) -> frozenset[str]:
+    """The query parameters a route reads, its dependencies' included."""
+    if not isinstance(route, APIRoute):
+        return frozenset()
+    names: set[str] = set()
+    todo: list[Dependant] = [route.dependant]
+    while todo:
+        dependant = todo.pop()
+        names.update(param.alias for param in dependant.query_params)
+        todo.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has gone (the server says so when the body has been read: a GET has none)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

@@ -1,16 +1,14 @@
-"""What the routes share: the ``Backend`` (engine, Redis, Triton client, live hub, alert service) and the
-access checks (the optional API key of the reads and the WebSocket, the ingest endpoint's bearer token)."""
+"""What the routes share: the ``Backend`` (engine, Redis, Triton client, live hub and tickets, alert service);
+who may call is services/backend/access.py."""
 
-import secrets
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, WebSocket
-from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry, Gauge
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.backend.access import Tickets
 from services.backend.aggregation import SentimentAggregator
 from services.backend.alerts import AlertService
 from services.backend.cache import AnswerCache
@@ -55,10 +53,12 @@ class Backend:
             "dead_letters", "Posts set aside, as /api/health last counted them", registry=registry
         )
         self.alerts = AlertService(settings, self.engine, self.redis)
+        self.tickets = Tickets(self.redis, self.names)
         self.hub = Hub(
             redis_client(settings, "subscriber"),
             self.names.channel,
             capacity=settings.ws_client_queue,
+            max_clients=settings.ws_max_clients,
             metrics_interval_s=settings.ws_metrics_interval_s,
             subscription_check_s=settings.ws_subscription_check_s,
             counts=self.counts_since,
@@ -81,56 +81,3 @@ async def backend(request: Request) -> Backend:
 
 
 BackendDep = Annotated[Backend, Depends(backend)]
-
-
-def _matches(given: str | None, expected: SecretStr) -> bool:
-    return given is not None and secrets.compare_digest(given.encode(), expected.get_secret_value().encode())
-
-
-_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="API_KEY, when the server sets one"
-)
-_key_query = APIKeyQuery(name="api_key", auto_error=False, description="API_KEY (for WebSocket clients)")
-
-
-async def api_key(
-    request: Request,
-    header: Annotated[str | None, Depends(_key_header)],
-    query: Annotated[str | None, Depends(_key_query)],
-) -> None:
-    """With API_KEY set, a read needs it in X-API-Key or ?api_key=; without, reads are open."""
-    expected = request.app.state.backend.settings.api_key
-    if expected.get_secret_value() and not (_matches(header, expected) or _matches(query, expected)):
-        raise HTTPException(401, "missing or wrong API key (X-API-Key header or api_key query parameter)")
-
-
-def websocket_allowed(socket: WebSocket) -> bool:
-    expected = socket.app.state.backend.settings.api_key
-    given = socket.headers.get("x-api-key") or socket.query_params.get("api_key")
-    return not expected.get_secret_value() or _matches(given, expected)
-
-
-_bearer = HTTPBearer(auto_error=False, description="INGEST_TOKEN")
-
-
-def ingest_refusal(settings: Settings, authorization: str | None) -> HTTPException | None:
-    """Why a request to POST /api/ingest is refused, from its Authorization header alone: off (403) without
-    INGEST_TOKEN; with it, the request must bear that token (401). None when it may go on."""
-    expected = settings.ingest_token
-    if not expected.get_secret_value():
-        return HTTPException(403, "ingestion over HTTP is off: the server has no INGEST_TOKEN")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not _matches(token.strip(), expected):
-        return HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return None
-
-
-async def ingest_token(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """The same check as the guard in front of the app (services/backend/limits.py), which makes it before
-    the body is read; here for the OpenAPI schema, and for an app mounted without the guard."""
-    header = f"Bearer {credentials.credentials}" if credentials else None
-    refusal = ingest_refusal(request.app.state.backend.settings, header)
-    if refusal is not None:
-        raise refusal

@@ -1,8 +1,11 @@
 """The API's domain errors, and the one place each becomes a status code."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
@@ -39,6 +42,12 @@ def _invalid(name: str, message: str) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, but one that can always be written: the input it echoes may hold half a
+        # surrogate pair (a JSON "\ud800"), which is no UTF-8, and would turn the 422 into a 500.
+        return JSONResponse({"detail": _writable(jsonable_encoder(exc.errors()))}, status_code=422)
+
     @app.exception_handler(InvalidParameter)
     async def invalid(_: Request, exc: InvalidParameter) -> JSONResponse:
         return _invalid(exc.name, str(exc))
@@ -75,6 +84,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TimeoutError)
     async def peer_away(request: Request, exc: Exception) -> JSONResponse:
         return _unavailable(request, f"{type(exc).__name__}: {exc}")
+
+
+def _writable(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8 (a lone surrogate written as ``\\ud800``)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_writable(item) for item in value]
+    if isinstance(value, dict):
+        return {_writable(k): _writable(v) for k, v in value.items()}
+    return value
 
 
 def _unavailable(request: Request, why: str) -> JSONResponse:

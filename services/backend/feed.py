@@ -4,13 +4,14 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, and_, cast, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.backend.aggregation import Filters, SentimentAggregator
 from services.backend.errors import UnknownCursor
 from services.backend.schemas import Analysis, Post, Posts
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.labels import Emotion, Sentiment
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,8 @@ class FeedQuery:
     limit: int
     offset: int
     source: str | None
-    sentiment: str | None
-    emotion: str | None
+    sentiment: Sentiment | None
+    emotion: Emotion | None
     start_date: datetime | None
     end_date: datetime | None
     before: str | None  # a post_id: only posts older than it
@@ -29,9 +30,9 @@ class FeedQuery:
         if self.source:
             where.append(SocialMediaPost.source == self.source)
         if self.sentiment:
-            where.append(cast(SentimentAnalysis.sentiment_label, String) == self.sentiment)
+            where.append(SentimentAnalysis.sentiment_label == self.sentiment)
         if self.emotion:
-            where.append(cast(SentimentAnalysis.emotion, String) == self.emotion)
+            where.append(SentimentAnalysis.emotion == self.emotion)
         if self.start_date:
             where.append(SocialMediaPost.created_at >= self.start_date)
         if self.end_date:

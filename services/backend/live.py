@@ -40,6 +40,10 @@ WINDOWS = {
 
 Counts = Callable[[timedelta], Awaitable[dict[str, int]]]
 PING = "live-hub-check"  # what the hub's PING carries and its pong echoes: known for what it is in MONITOR
+# The largest frame a client may send (it has nothing to say: what it sends is read and ignored); the web
+# server is told the same (services/backend/__main__.py), so a bigger one, compressed or not, is refused
+# (1009) before it is inflated.
+CLIENT_FRAME_MAX = 4096
 
 
 class SilentSubscription(redis.exceptions.ConnectionError):
@@ -77,6 +81,7 @@ class Hub:
         channel: str,
         *,
         capacity: int,
+        max_clients: int,
         metrics_interval_s: float,
         subscription_check_s: float,
         counts: Counts,
@@ -85,6 +90,8 @@ class Hub:
         self.redis = redis  # a subscriber's connection of its own (services.common.redis)
         self.channel = channel
         self.capacity = capacity
+        self.max_clients = max_clients
+        self.admitted = 0  # sockets being served, from before their accept: the cap counts them
         self.metrics_interval_s = metrics_interval_s
         self.check_s = subscription_check_s
         self.counts = counts
@@ -94,6 +101,12 @@ class Hub:
             "websocket_events_relayed",
             "Events received from Redis and sent on to clients",
             ["type"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "websocket_clients_refused",
+            "WebSocket handshakes refused by the app: no key or ticket, WS_MAX_CLIENTS reached, Redis away",
+            ["reason"],
             registry=registry,
         )
         self.dropped = Counter(
@@ -252,8 +265,20 @@ class Hub:
             windows[name] = SentimentCounts(**counts, total=sum(counts.values()))
         return MetricsUpdateEvent(data=MetricsWindows(**windows), timestamp=utcnow())
 
+    @property
+    def full(self) -> bool:
+        return self.admitted >= self.max_clients
+
     async def serve(self, socket: WebSocket) -> None:
-        """One client from accept to close: ``connected``, then the events, until it leaves or is dropped."""
+        """One client from accept to close: ``connected``, then the events, until it leaves or is dropped.
+        Counted against the cap from its first step, before the accept."""
+        self.admitted += 1
+        try:
+            await self._serve(socket)
+        finally:
+            self.admitted -= 1
+
+    async def _serve(self, socket: WebSocket) -> None:
         await socket.accept()
         client = Client(socket, self.capacity)
         client.offer(
@@ -280,10 +305,17 @@ class Hub:
 
 
 async def _until_closed(socket: WebSocket) -> None:
-    """Read (and ignore) what the client sends until it disconnects."""
+    """Read (and ignore) what the client sends until it disconnects; a frame over CLIENT_FRAME_MAX closes
+    it (1009), on a server that did not refuse it already."""
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            await socket.receive_text()
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+            if size > CLIENT_FRAME_MAX:
+                await socket.close(code=1009, reason=f"frames are limited to {CLIENT_FRAME_MAX} bytes")
+                return
 
 
 async def _close(pubsub: PubSub, limit_s: float) -> None:

@@ -8,28 +8,44 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import ColumnElement, func, select
 
 from services.backend import feed
 from services.backend import health as probes
+from services.backend.access import LIVE_TICKET_TTL_S, api_key
 from services.backend.aggregation import EARLIEST, Period
-from services.backend.deps import BackendDep, api_key
-from services.backend.errors import InvalidParameter
-from services.backend.schemas import Aggregate, Alerts, Distribution, Emotions, Health, Posts, Services
+from services.backend.deps import BackendDep
+from services.backend.errors import RETRY_AFTER_S, InvalidParameter
+from services.backend.schemas import (
+    Aggregate,
+    Alerts,
+    Distribution,
+    Emotions,
+    Health,
+    LiveTicket,
+    Posts,
+    Services,
+)
 from services.common.db.models import SentimentAlert
 from services.common.events import AlertData
-from services.common.redis import Persistence, persistence
-from services.common.timestamps import UtcDatetime, utcnow
+from services.common.labels import Emotion, Sentiment
+from services.common.redis import Persistence, persistence, redis_unavailable
+from services.common.timestamps import QueryDatetime, utcnow
 
 DEFAULT_SPAN = timedelta(hours=24)  # of the time series when start_date is not given
-Timestamp = UtcDatetime  # a query parameter: ISO 8601 with an offset, held in UTC
+Timestamp = QueryDatetime  # ISO 8601, held in UTC; without an offset, read as UTC
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 Source = Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)]
-Label = Annotated[str | None, Query(max_length=32, pattern=PRINTABLE)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+# An offset costs a walk over every row it skips: past this many, page with ``before`` (the feed) or
+# ``end_date`` (the alerts), which cost the same on every page.
+OFFSET_MAX = 10_000
+Offset = Annotated[
+    int,
+    Query(ge=0, le=OFFSET_MAX, description=f"at most {OFFSET_MAX}; page further with before (or end_date)"),
+]
 
 health_router = APIRouter()
 router = APIRouter(dependencies=[Depends(api_key)])
@@ -110,10 +126,10 @@ async def posts(
     limit: Limit = 50,
     offset: Offset = 0,
     source: Source = None,
-    sentiment: Label = None,
-    emotion: Label = None,
-    start_date: Annotated[Timestamp | None, Query(description="ISO 8601 with an offset")] = None,
-    end_date: Annotated[Timestamp | None, Query(description="ISO 8601 with an offset")] = None,
+    sentiment: Sentiment | None = None,
+    emotion: Emotion | None = None,
+    start_date: Annotated[Timestamp | None, Query(description="ISO 8601 (UTC without an offset)")] = None,
+    end_date: Annotated[Timestamp | None, Query(description="ISO 8601 (UTC without an offset)")] = None,
     before: Annotated[
         str | None,
         Query(
@@ -123,9 +139,10 @@ async def posts(
         ),
     ] = None,
 ) -> Response:
-    """Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
-    nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen. A page
-    is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it share one query."""
+    """Posts with their analyses, newest first (by ``created_at``). An unknown source matches nothing; an
+    unknown label is a 422. ``before`` pages a live feed without skipping or repeating: pass the last
+    post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
+    share one query."""
     dates_in_order(start_date, end_date)
     query = feed.FeedQuery(limit, offset, source, sentiment, emotion, start_date, end_date, before)
     return await backend.cache.response(
@@ -211,3 +228,18 @@ async def alerts(
         )
         found = [AlertData.model_validate(row, from_attributes=True) for row in rows]
     return Alerts(alerts=found, total=int(total or 0), limit=limit, offset=offset)
+
+
+@router.post("/api/live/ticket", response_model=LiveTicket)
+async def live_ticket(backend: BackendDep) -> LiveTicket:
+    """A single-use ticket for ``/ws/sentiment?ticket=``, good for LIVE_TICKET_TTL_S (30 s) on any API
+    replica: how a browser, which cannot set headers on a WebSocket, brings the API key (docs/api.md)."""
+    try:
+        ticket = await backend.tickets.issue()
+    except Exception as exc:
+        if redis_unavailable(exc):
+            raise HTTPException(
+                503, "Redis is unavailable: retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
+            ) from exc
+        raise
+    return LiveTicket(ticket=ticket, expires_in_s=LIVE_TICKET_TTL_S)

@@ -183,6 +183,11 @@ class IngestResult(BaseModel):
     errors: list[IngestError]
 
 
+class LiveTicket(BaseModel):
+    ticket: str = Field(description="Pass as ?ticket= to /ws/sentiment, once, within expires_in_s")
+    expires_in_s: int
+
+
 class IngestAnswer(BaseModel):
     accepted: int
     rejected: int

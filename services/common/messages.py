@@ -7,16 +7,20 @@ at fault; it is the message's own fault, never worth a retry.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from services.common.timestamps import UtcDatetime
+from services.common.timestamps import UtcDatetime, utcnow
 
 POST_ID_MAX_CHARS = 128
 SOURCE_MAX_CHARS = 32
 AUTHOR_MAX_CHARS = 128
 CONTENT_MAX_CHARS = 10_000
+# How far ahead of now a post may be dated: clocks disagree by seconds, sources' by minutes at worst. A post
+# dated later would sit atop the newest-first feed until that day, and count in no window of today.
+CREATED_AT_MAX_AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,28 @@ class PostMessage(BaseModel):
     content: str = Field(min_length=1, max_length=CONTENT_MAX_CHARS)
     author: str = Field(min_length=1, max_length=AUTHOR_MAX_CHARS)
     created_at: UtcDatetime
+
+    @field_validator("post_id", "source", "content", "author", mode="before")
+    @classmethod
+    def _unicode(cls, value: object) -> object:
+        # A JSON string can hold half a surrogate pair ("\ud800"), which no UTF-8 text (Redis, PostgreSQL,
+        # the answer) can carry.
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"is not valid Unicode (a lone surrogate at character {exc.start})"
+                ) from None
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_ahead(cls, value: datetime) -> datetime:
+        if value > utcnow() + CREATED_AT_MAX_AHEAD:
+            hours = CREATED_AT_MAX_AHEAD.total_seconds() / 3600
+            raise ValueError(f"is more than {hours:g} hour(s) ahead of now: not a real post's time")
+        return value
 
     @field_validator("content", "author")
     @classmethod

@@ -14,6 +14,7 @@ FAILURES = "social_posts_failures"
 LLM_REQUESTS = "llm_requests"
 LLM_REVIEWS = "llm_reviews"
 CACHE = "sentiment_cache"
+LIVE_TICKETS = "live_tickets"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class RedisNames:
     def llm_reviews(self) -> str:
         """Counters (one key a minute) of second-opinion requests to the LLM provider."""
         return self.prefix + LLM_REVIEWS
+
+    def live_ticket(self, ticket: str) -> str:
+        """String with a TTL: a WebSocket ticket, taken (GETDEL) by the replica the socket reaches."""
+        return f"{self.prefix}{LIVE_TICKETS}:{ticket}"
 
     def cache_key(self, *parts: str) -> str:
         """A cache entry's key: the cache namespace, then the parts joined by ':'."""

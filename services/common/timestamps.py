@@ -40,3 +40,21 @@ def format_utc(value: datetime) -> str:
 
 UtcDatetime = Annotated[datetime, BeforeValidator(parse_utc), PlainSerializer(format_utc, return_type=str)]
 """A pydantic field type: accepts ISO 8601 with an offset, holds UTC, serialises with 'Z'."""
+
+
+def parse_query_utc(value: object) -> datetime:
+    """As ``parse_utc``, but a time without an offset is read as UTC: what a query parameter asks for only
+    moves a window, and clients of such APIs often send ``2026-11-28T16:00:00``."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 timestamp: {value[:64]!r}") from None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+    return parse_utc(value)
+
+
+QueryDatetime = Annotated[datetime, BeforeValidator(parse_query_utc)]
+"""A query parameter's type: ISO 8601, with an offset or read as UTC without one, held in UTC. Stream
+messages and request bodies use ``UtcDatetime``, which refuses a time without an offset."""

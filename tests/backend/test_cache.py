@@ -4,16 +4,17 @@ once for an answer not kept yet sharing one build."""
 import asyncio
 from datetime import timedelta
 
+import httpx
 import redis.asyncio as aioredis
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.backend.app import create_app
 from services.common.labels import Sentiment
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.common.timestamps import format_utc
-from tests.backend.conftest import NOW, add_posts, client_for, client_of
+from tests.backend.conftest import NOW, add_posts, client_for, client_of, served
 
 
 async def forget_answers(redis: aioredis.Redis, names: RedisNames) -> None:
@@ -73,3 +74,46 @@ async def test_viewers_asking_at_once_for_an_answer_not_kept_yet_share_one_build
                 assert len({a.content for a in answers}) == 1
                 alone = alone or sorted(statements)  # a page's rows and total run at once: any order
                 assert sorted(statements) == alone, path  # ten viewers at once: the queries of one
+
+
+async def test_a_build_nobody_waits_for_any_more_is_cancelled_with_its_query(
+    settings: Settings, engine: AsyncEngine, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    """Two viewers ask for an answer whose query cannot finish (its table is locked); when both have hung
+    up, the query is gone from PostgreSQL before the lock is let go, and a viewer that stays still gets
+    its answer."""
+    await forget_answers(redis, names)
+
+    async def running() -> int:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND query LIKE '%sentiment_rollup%' AND pid <> pg_backend_pid()"
+                )
+            )
+        return int(found or 0)
+
+    # A statement timeout longer than the test: only the cancel can end the query in time.
+    patient = {"cache_ttl_s": 60, "api_statement_timeout_ms": 120_000}
+    async with served(settings.model_copy(update=patient)) as address:
+        async with engine.connect() as locker:
+            await locker.execute(text("BEGIN"))
+            await locker.execute(text("LOCK TABLE sentiment_rollup IN ACCESS EXCLUSIVE MODE"))
+            base = f"http://{address}"
+            viewers = [
+                asyncio.create_task(httpx.AsyncClient(base_url=base).get("/api/sentiment/distribution"))
+                for _ in range(2)
+            ]
+            async with asyncio.timeout(10):
+                while not await running():
+                    await asyncio.sleep(0.05)
+            for viewer in viewers:  # both hang up: httpx closes the connection on cancel
+                viewer.cancel()
+            await asyncio.gather(*viewers, return_exceptions=True)
+            async with asyncio.timeout(5):
+                while await running():
+                    await asyncio.sleep(0.05)
+            await locker.execute(text("ROLLBACK"))
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.get("/api/sentiment/distribution")).status_code == 200

@@ -284,20 +284,40 @@ async def test_a_slow_client_is_dropped_and_a_fast_one_gets_everything(
         await fast.close()
 
 
-async def test_with_an_api_key_reads_and_the_websocket_need_it(settings: Settings) -> None:
-    async with served(settings.model_copy(update={"api_key": SecretStr("k-0123456789")})) as address:
+async def test_with_an_api_key_reads_and_the_websocket_need_it_never_in_a_url(settings: Settings) -> None:
+    key = "k-0123456789"
+    async with served(settings.model_copy(update={"api_key": SecretStr(key)})) as address:
         async with httpx.AsyncClient(base_url=f"http://{address}") as client:
             assert (await client.get("/api/posts")).status_code == 401
             assert (await client.get("/api/posts", headers={"X-API-Key": "wrong"})).status_code == 401
-            assert (await client.get("/api/posts", headers={"X-API-Key": "k-0123456789"})).status_code == 200
-            assert (await client.get("/api/sentiment/distribution?api_key=k-0123456789")).status_code == 200
+            assert (await client.get("/api/posts", headers={"X-API-Key": key})).status_code == 200
+            in_url = await client.get(f"/api/sentiment/distribution?api_key={key}")
+            assert in_url.status_code == 401  # a key in a URL ends in logs and histories: not read
+            assert "X-API-Key header" in in_url.json()["detail"]
             assert (await client.get("/api/health")).status_code in (200, 503)  # open: for probes
-        with pytest.raises(InvalidStatus) as refused:  # the handshake is refused
-            await listen(address, "?api_key=wrong")
-        assert refused.value.response.status_code == 403
-        allowed = await listen(address, "?api_key=k-0123456789")
+            assert (await client.post("/api/live/ticket")).status_code == 401
+            tickets = [
+                (await client.post("/api/live/ticket", headers={"X-API-Key": key})).json()["ticket"]
+                for _ in range(2)
+            ]
+        for query in ("", f"?api_key={key}", "?ticket=made-up-ticket-0123456789"):
+            with pytest.raises(InvalidStatus) as refused:  # the handshake is refused
+                await listen(address, query)
+            assert refused.value.response.status_code == 403, query
+        allowed = await listen(address, f"?ticket={tickets[0]}")
         assert parse_event(await allowed.recv()).type == "connected"
         await allowed.close()
+        with pytest.raises(InvalidStatus) as refused:  # single-use
+            await listen(address, f"?ticket={tickets[0]}")
+        assert b"used or expired" in refused.value.response.body
+        by_header = await listen(address, additional_headers={"X-API-Key": key})  # a script
+        assert parse_event(await by_header.recv()).type == "connected"
+        await by_header.close()
+        # A ticket is kept in Redis: another replica (here, another app on the same Redis) takes it.
+        async with served(settings.model_copy(update={"api_key": SecretStr(key)})) as other:
+            replica = await listen(other, f"?ticket={tickets[1]}")
+            assert parse_event(await replica.recv()).type == "connected"
+            await replica.close()
 
 
 async def test_a_half_open_subscription_is_made_again_and_the_clients_told_to_reload(

@@ -236,7 +236,7 @@ class Flow:
             "source": ["twitter", "reddit", "mastodon"][i % 3],
             "content": content or f"{TEXTS[i % len(TEXTS)]} ({i})",
             "author": f"user{i % 7}",
-            "created_at": "2026-12-02T12:00:00Z",
+            "created_at": "2026-11-30T12:00:00Z",
         }
 
     async def send(self, client: aioredis.Redis, fields: dict[str, str]) -> None:

@@ -21,6 +21,8 @@ ROWS = [
     {"id": "a2", "text": "Worst release ever", "user": {"name": "bob"}, "time": "2024-03-01T10:05:00+01:00"},
     {"id": "a3", "text": "", "user": {"name": "cy"}, "time": "2024-03-01T10:06:00Z"},  # empty content
     {"id": "a4", "text": "no time given", "user": {"name": "dee"}},  # no created_at
+    {"id": "a5", "text": "past the calendar", "user": {"name": "eve"}, "time": "9999-12-31T23:59:59-01:00"},
+    {"id": "a6", "text": "from the future", "user": {"name": "fay"}, "time": "2999-01-01T00:00:00Z"},
 ]
 MAP = [
     "--map",
@@ -61,9 +63,11 @@ async def test_a_jsonl_file_is_replayed_with_its_own_times_and_bad_records_repor
     assert [(p.post_id, p.author, p.source) for p in sent] == [("a1", "ann", "forum"), ("a2", "bob", "forum")]
     assert sent[1].created_at.isoformat() == "2024-03-01T09:05:00+00:00", "the post's own time, in UTC"
     assert "sent 2 posts" in done.stderr
-    assert "3 invalid, skipped" in done.stderr
+    assert "5 invalid, skipped" in done.stderr
     assert "content: required" in done.stderr
     assert "created_at: required" in done.stderr
+    assert "created_at: timestamp is out of range once converted to UTC" in done.stderr
+    assert "ahead of now" in done.stderr
     assert "not a JSON object" in done.stderr
 
 

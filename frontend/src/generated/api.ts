@@ -65,6 +65,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/live/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Live Ticket
+         * @description A single-use ticket for ``/ws/sentiment?ticket=``, good for LIVE_TICKET_TTL_S (30 s) on any API
+         *     replica: how a browser, which cannot set headers on a WebSocket, brings the API key (docs/api.md).
+         */
+        post: operations["live_ticket_api_live_ticket_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/posts": {
         parameters: {
             query?: never;
@@ -74,9 +95,10 @@ export interface paths {
         };
         /**
          * Posts
-         * @description Posts with their analyses, newest first (by ``created_at``). Unknown sources or labels match
-         *     nothing. ``before`` pages a live feed without skipping or repeating: pass the last post_id seen. A page
-         *     is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it share one query.
+         * @description Posts with their analyses, newest first (by ``created_at``). An unknown source matches nothing; an
+         *     unknown label is a 422. ``before`` pages a live feed without skipping or repeating: pass the last
+         *     post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
+         *     share one query.
          */
         get: operations["posts_api_posts_get"];
         put?: never;
@@ -362,6 +384,16 @@ export interface components {
             /** Post Id */
             post_id: string | null;
         };
+        /** LiveTicket */
+        LiveTicket: {
+            /** Expires In S */
+            expires_in_s: number;
+            /**
+             * Ticket
+             * @description Pass as ?ticket= to /ws/sentiment, once, within expires_in_s
+             */
+            ticket: string;
+        };
         /** Post */
         Post: {
             /** Author */
@@ -499,6 +531,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description at most 10000; page further with before (or end_date) */
                 offset?: number;
                 /** @description ISO 8601: triggered at or after */
                 start_date?: string | null;
@@ -587,14 +620,19 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description The body is over API_MAX_BODY_BYTES: send fewer posts at a time */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No post accepted: each result names the fields at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description The backlog is over STREAM_MAX_BACKLOG; retry after Retry-After seconds */
             429: {
@@ -612,17 +650,38 @@ export interface operations {
             };
         };
     };
+    live_ticket_api_live_ticket_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveTicket"];
+                };
+            };
+        };
+    };
     posts_api_posts_get: {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description at most 10000; page further with before (or end_date) */
                 offset?: number;
                 source?: string | null;
-                sentiment?: string | null;
-                emotion?: string | null;
-                /** @description ISO 8601 with an offset */
+                sentiment?: components["schemas"]["Sentiment"] | null;
+                emotion?: components["schemas"]["Emotion"] | null;
+                /** @description ISO 8601 (UTC without an offset) */
                 start_date?: string | null;
-                /** @description ISO 8601 with an offset */
+                /** @description ISO 8601 (UTC without an offset) */
                 end_date?: string | null;
                 /** @description a post_id: only posts older than it (stable paging) */
                 before?: string | null;
