@@ -78,6 +78,17 @@ class WorkStream:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def leave(self) -> bool:
+        """Remove this consumer from the group when it holds nothing pending (a worker that stops cleanly:
+        a name left there would be listed for ever). True when it was removed."""
+        pending: Any = await self.client.xpending_range(
+            self.names.stream, self.names.group, min="-", max="+", count=1, consumername=self.consumer
+        )
+        if pending:
+            return False  # kept: its posts wait for this name's next start, or another's takeover
+        await self.client.xgroup_delconsumer(self.names.stream, self.names.group, self.consumer)
+        return True
+
     async def _regrouping(self, call: Callable[[], Awaitable[T]], otherwise: T) -> T:
         """``call()``; when the group is gone (Redis restarted without its data, or someone removed it), it
         is created again and ``otherwise`` returned: the caller goes on with the next read."""

@@ -92,10 +92,19 @@ class Worker:
         except Stopped:
             pass
         finally:
+            if self.stopping.is_set():
+                await self._leave()
             if server and serving:
                 server.should_exit = True
                 await serving
             await self.close()
+
+    async def _leave(self) -> None:
+        try:
+            if await self.stream.leave():
+                log.info("left the consumer group: nothing pending under %s", self.consumer)
+        except Exception as exc:  # noqa: BLE001 - leaving is tidiness; the name is harmless if it stays
+            log.info("could not leave the consumer group (%s)", exc)
 
     async def close(self) -> None:
         await self.classifier.close()

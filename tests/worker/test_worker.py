@@ -123,6 +123,9 @@ async def test_two_workers_racing_on_one_stream_store_each_post_once(
     done = [w.metrics.registry.get_sample_value("worker_posts_processed_total") or 0 for w in (a, b)]
     assert sum(done) == 200
     assert all(done), f"both workers took a share: {done}"
+    # Each stopped cleanly with nothing pending, so left the group: no name piles up there restart after
+    # restart.
+    assert await redis.xinfo_consumers(names.stream, names.group) == []
 
 
 async def test_posts_left_pending_by_a_dead_consumer_are_taken_over(
