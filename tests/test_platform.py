@@ -1,7 +1,8 @@
 """The whole platform as a user starts it (`make run`: `python -m services.launcher`), end to end, in the
 order of this file (one platform for all): a post sent through POST /api/ingest arrives on the WebSocket with
 its labels, is found in /api/posts and counted in the aggregate; the dashboard works in a real browser
-(frontend/e2e/dashboard.mjs); a second start is refused with a clear message; Ctrl-C stops everything.
+(frontend/e2e/dashboard.mjs), and signs in to an API with API_KEY set (frontend/e2e/signin.mjs); a second
+start is refused with a clear message; Ctrl-C stops everything.
 
 PostgreSQL and Redis are private instances here (URLs on ports nothing answers on), so this also covers the
 launcher's way of starting them on a machine without running ones.
@@ -15,7 +16,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +29,13 @@ import websockets
 
 from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import format_utc, utcnow
+from services.launcher.plan import FRONTEND, VITE
 from services.launcher.supervisor import port_free
 from tests.support import free_port, start_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "e2e-ingest-token"
+API_KEY = "e2e-dashboard-key-4b1d7c"
 NODE = shutil.which("node") or "node"
 
 
@@ -210,6 +215,70 @@ def test_the_dashboard_in_a_real_browser(platform: Running) -> None:
     assert burst is not None, "".join(said)
     for name in ("dashboard.png", "dashboard-alert.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+@contextmanager
+def serving(
+    name: str, argv: list[str], env: dict[str, str], cwd: Path, ready: str, logs: Path
+) -> Iterator[None]:
+    """``argv`` running, its output in ``logs/name.log``, from when ``ready`` answers 200 (60 s at most)
+    to the end of the block."""
+    with (logs / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(ready):
+            assert process.poll() is None, f"{name} exited ({process.returncode}): see {log.name}"
+            assert time.monotonic() < deadline, f"{name} did not answer {ready} within 60 s"
+            time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.slow
+def test_the_dashboard_signs_in_to_an_api_with_a_key(platform: Running) -> None:
+    """A second API on the same platform, with API_KEY set, and the built page in front of it:
+    frontend/e2e/signin.mjs sees the sign-in form, a wrong key refused, the right one loading the data and
+    the live feed, a reload asking nothing, signing out; and the key in no address the browser asked for."""
+    api_port, page_port = free_port(), free_port()
+    api, page = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{page_port}"
+    keyed = {**platform.env, "API_KEY": API_KEY, "BACKEND_PORT": str(api_port), "CORS_ORIGINS": page}
+    preview = {**platform.env, "DASHBOARD_PORT": str(page_port), "BACKEND_URL": api}
+    shots = ROOT / "frontend" / "e2e" / "screenshots"
+    shots.mkdir(exist_ok=True)
+    logs = platform.folder / "logs"
+    with (
+        serving(
+            "backend-keyed",
+            [sys.executable, "-m", "services.backend"],
+            keyed,
+            ROOT,
+            f"{api}/api/health",
+            logs,
+        ),
+        serving("dashboard-keyed", [str(VITE), "preview"], preview, FRONTEND, f"{page}/", logs),
+    ):
+        assert httpx.get(f"{api}/api/posts", timeout=10).status_code == 401  # the key is really needed
+        driver = subprocess.run(
+            [NODE, "e2e/signin.mjs", page, str(shots)],
+            cwd=FRONTEND,
+            env={**os.environ, "E2E_API_KEY": API_KEY},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert driver.returncode == 0, driver.stdout + driver.stderr + platform.tails()
+    assert (shots / "dashboard-sign-in.png").stat().st_size > 5_000
 
 
 @pytest.mark.slow

@@ -1,11 +1,22 @@
 // The REST API, and its answers adapted to the page's shapes. Its base URL is VITE_API_BASE at build time;
 // empty (the default) is this page's own origin, where `make run` (vite preview) and Compose (nginx) pass /api
-// on to the backend.
+// on to the backend. Every call carries the key the viewer signed in with (apiKey.ts) in the X-API-Key header,
+// never in the URL: URLs end up in logs and histories.
+import { apiKey } from './apiKey'
 import type { paths } from './generated/api'
-import type { AlertData, ApiPost, Distribution, EmotionBucket, FeedPost, Filters, Health, Period, SentimentBucket } from './types'
+import type { AlertData, ApiPost, Distribution, EmotionBucket, FeedPost, Filters, Health, LiveTicket, Period, SentimentBucket } from './types'
 import { PREVIEW_CHARS } from './types'
 
 export const API_BASE: string = import.meta.env.VITE_API_BASE ?? ''
+
+/** A 401: the API has API_KEY set and was sent no key (`keySent` false) or another one (true: a wrong key,
+ * or one rotated since). The key sent is forgotten; the viewer signs in again. */
+export class SignInNeeded extends Error {
+  constructor(readonly keySent: boolean) {
+    super(keySent ? 'the API refused the key' : 'the API needs a key')
+    this.name = 'SignInNeeded'
+  }
+}
 
 type Get<P extends keyof paths> = NonNullable<paths[P]['get']>
 /** The query parameters of GET `P`, as the OpenAPI document has them. */
@@ -15,17 +26,36 @@ type Answer<P extends keyof paths> = Get<P> extends { responses: { 200: { conten
   ? A
   : never
 
+/** `method` `url` with the key kept, if any; a 401 is SignInNeeded (and the key that was sent forgotten). */
+async function call(method: 'GET' | 'POST', url: string): Promise<Response> {
+  const key = apiKey.get()
+  const response = await fetch(`${API_BASE}${url}`, { method, headers: key === null ? {} : { 'X-API-Key': key } })
+  if (response.status === 401) {
+    if (key !== null) apiKey.forget(key)
+    throw new SignInNeeded(key !== null)
+  }
+  return response
+}
+
 async function get<P extends keyof paths>(path: P, params?: Query<P>): Promise<Answer<P>> {
   const query = new URLSearchParams(
     Object.entries(params ?? {})
       .filter(([, v]) => v !== '' && v !== null && v !== undefined)
       .map(([k, v]) => [k, String(v)]),
   )
-  const response = await fetch(`${API_BASE}${path}${query.size ? `?${query}` : ''}`)
+  const response = await call('GET', `${path}${query.size ? `?${query}` : ''}`)
   if (!response.ok && !(path === '/api/health' && response.status === 503)) {
     throw new Error(`${path} answered ${response.status}`)
   }
   return (await response.json()) as Answer<P>
+}
+
+/** A single-use ticket for the WebSocket (live.ts), which cannot carry the key in a header. An API without
+ * API_KEY issues one too, and lets a socket in without it. */
+export async function liveTicket(): Promise<string> {
+  const response = await call('POST', '/api/live/ticket')
+  if (!response.ok) throw new Error(`/api/live/ticket answered ${response.status}`)
+  return ((await response.json()) as LiveTicket).ticket
 }
 
 /** The content as a `post` event carries it (services/common/events.py `preview`): all of it up to
@@ -77,7 +107,7 @@ export async function loadSeries(
 }
 
 export async function loadPosts(filters: Filters): Promise<FeedPost[]> {
-  const found = await get('/api/posts', { limit: 100, ...filters })
+  const found = await get('/api/posts', { limit: 100, source: filters.source, sentiment: filters.sentiment || null })
   return found.posts.map(fromApi)
 }
 

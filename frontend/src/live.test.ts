@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { SignInNeeded } from './api'
 import { FLUSH_MS, Live, OFFLINE_AFTER, backoff, parseEvent, socketUrl } from './live'
 import type { Connection, LiveEvent, PostData } from './types'
 
 class FakeSocket {
+  constructor(readonly url: string) {}
   onopen: ((ev: Event) => unknown) | null = null
   onmessage: ((ev: MessageEvent) => unknown) | null = null
   onclose: ((ev: CloseEvent) => unknown) | null = null
@@ -25,29 +27,45 @@ function post(i: number): PostData {
   }
 }
 
-function harness() {
+/** A Live over fake sockets; `tickets` answers each ticket request in turn (then t-1, t-2, ... by count). */
+function harness(tickets: (() => Promise<string>)[] = []) {
   const sockets: FakeSocket[] = []
   const batches: LiveEvent[][] = []
   const states: Connection[] = []
+  const refusals: SignInNeeded[] = []
   let reconnects = 0
   let resyncs = 0
+  let asked = 0
+  const ticket = () => {
+    asked += 1
+    return tickets.shift()?.() ?? Promise.resolve(`t-${asked}`)
+  }
   const live = new Live('ws://api/ws/sentiment', {
     onEvents: (events) => batches.push(events),
     onConnection: (state) => states.push(state),
     onReconnect: () => { reconnects += 1 },
     onResync: () => { resyncs += 1 },
-  }, () => { const s = new FakeSocket(); sockets.push(s); return s })
-  return { live, sockets, batches, states, reconnects: () => reconnects, resyncs: () => resyncs }
+    onSignInNeeded: (refused) => refusals.push(refused),
+  }, ticket, (url) => { const s = new FakeSocket(url); sockets.push(s); return s })
+  /** Started, its ticket answered (promises settle) and its first socket open. */
+  const started = async () => {
+    live.start()
+    await vi.advanceTimersByTimeAsync(0)
+    sockets[0].open()
+  }
+  return {
+    live, sockets, batches, states, refusals, started,
+    reconnects: () => reconnects, resyncs: () => resyncs, asked: () => asked,
+  }
 }
 
 beforeEach(() => { vi.useFakeTimers() })
 afterEach(() => { vi.useRealTimers() })
 
 describe('the live connection', () => {
-  it('hands events over in batches, a few times a second', () => {
+  it('hands events over in batches, a few times a second', async () => {
     const h = harness()
-    h.live.start()
-    h.sockets[0].open()
+    await h.started()
     for (let i = 0; i < 50; i++) h.sockets[0].send({ type: 'post', data: post(i) })
     expect(h.batches).toHaveLength(0)
     vi.advanceTimersByTime(FLUSH_MS)
@@ -58,34 +76,32 @@ describe('the live connection', () => {
     h.live.stop()
   })
 
-  it('reconnects with a growing backoff, says offline after a few failures, and asks for a refresh', () => {
+  it('reconnects with a growing backoff, says offline after a few failures, and asks for a refresh', async () => {
     const h = harness()
-    h.live.start()
-    h.sockets[0].open()
+    await h.started()
     expect(h.states).toEqual(['live'])
     h.sockets[0].close()
     expect(h.states.at(-1)).toBe('reconnecting')
     for (let attempt = 0; attempt < OFFLINE_AFTER + 1; attempt++) {
-      vi.advanceTimersByTime(backoff(attempt) - 1)
+      await vi.advanceTimersByTimeAsync(backoff(attempt) - 1)
       expect(h.sockets).toHaveLength(attempt + 1) // not yet
-      vi.advanceTimersByTime(1)
+      await vi.advanceTimersByTimeAsync(1)
       expect(h.sockets).toHaveLength(attempt + 2)
       h.sockets.at(-1)!.close() // the server is still away
     }
     expect(h.states.at(-1)).toBe('offline')
     expect(h.reconnects()).toBe(0)
-    vi.advanceTimersByTime(backoff(OFFLINE_AFTER + 1))
+    await vi.advanceTimersByTimeAsync(backoff(OFFLINE_AFTER + 1))
     h.sockets.at(-1)!.open()
     expect(h.states.at(-1)).toBe('live')
     expect(h.reconnects()).toBe(1)
     h.live.stop()
   })
 
-  it('hands over only the events it can read, ignoring unknown types quietly and logging malformed ones', () => {
+  it('hands over only the events it can read, ignoring unknown types quietly and logging malformed ones', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
     const h = harness()
-    h.live.start()
-    h.sockets[0].open()
+    await h.started()
     h.sockets[0].sendText('not json {')
     h.sockets[0].send([1, 2])
     h.sockets[0].send({ type: 'gossip', data: {} }) // a newer server's type
@@ -100,10 +116,9 @@ describe('the live connection', () => {
     h.live.stop()
   })
 
-  it('asks for a reload on a resync, which the server sends when it may have missed events', () => {
+  it('asks for a reload on a resync, which the server sends when it may have missed events', async () => {
     const h = harness()
-    h.live.start()
-    h.sockets[0].open()
+    await h.started()
     h.sockets[0].send({ type: 'resync', reason: 'subscribed again', timestamp: '2026-11-29T10:00:00Z' })
     expect(h.resyncs()).toBe(1)
     expect(h.reconnects()).toBe(0)
@@ -112,12 +127,67 @@ describe('the live connection', () => {
     h.live.stop()
   })
 
-  it('stops for good when stopped', () => {
+  it('stops for good when stopped', async () => {
+    const h = harness()
+    await h.started()
+    h.live.stop()
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(h.sockets).toHaveLength(1)
+  })
+
+  it('opens no socket for a ticket that comes after it was stopped', async () => {
+    let answer: (ticket: string) => void = () => undefined
+    const h = harness([() => new Promise((resolve) => { answer = resolve })])
+    h.live.start()
+    h.live.stop()
+    answer('late')
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(h.sockets).toHaveLength(0)
+  })
+})
+
+describe('the tickets', () => {
+  it('are fetched before the first connection and again before every reconnect, one per socket', async () => {
     const h = harness()
     h.live.start()
+    expect(h.asked()).toBe(1)
+    expect(h.sockets).toHaveLength(0) // not before the ticket came
+    await vi.advanceTimersByTimeAsync(0)
+    expect(h.sockets.map((s) => s.url)).toEqual(['ws://api/ws/sentiment?ticket=t-1'])
     h.sockets[0].open()
+    h.sockets[0].close()
+    await vi.advanceTimersByTimeAsync(backoff(0))
+    h.sockets[1].close() // refused (a ticket used, say): the next attempt has a ticket of its own
+    await vi.advanceTimersByTimeAsync(backoff(1))
+    expect(h.asked()).toBe(3)
+    expect(h.sockets.map((s) => s.url)).toEqual([
+      'ws://api/ws/sentiment?ticket=t-1', 'ws://api/ws/sentiment?ticket=t-2', 'ws://api/ws/sentiment?ticket=t-3',
+    ])
+    h.sockets[2].open()
+    expect(h.reconnects()).toBe(1)
     h.live.stop()
-    vi.advanceTimersByTime(60_000)
+  })
+
+  it('that cannot be had (the API away) count as a failed attempt, retried with the same backoff', async () => {
+    const h = harness([() => Promise.reject(new Error('/api/live/ticket answered 503'))])
+    h.live.start()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(h.sockets).toHaveLength(0)
+    expect(h.states).toEqual(['reconnecting'])
+    await vi.advanceTimersByTimeAsync(backoff(0))
+    expect(h.sockets.map((s) => s.url)).toEqual(['ws://api/ws/sentiment?ticket=t-2'])
+    h.live.stop()
+  })
+
+  it('refused for the key stop the connection and ask for a sign-in, without retrying', async () => {
+    const refused = new SignInNeeded(true)
+    const h = harness([() => Promise.resolve('t-1'), () => Promise.reject(refused)])
+    await h.started()
+    h.sockets[0].close() // the key was rotated: the reconnect's ticket is refused
+    await vi.advanceTimersByTimeAsync(backoff(0))
+    expect(h.refusals).toEqual([refused])
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(h.asked()).toBe(2)
     expect(h.sockets).toHaveLength(1)
   })
 })

@@ -1,5 +1,8 @@
 // The WebSocket /ws/sentiment: events checked as they come, batched into a few updates a second, reconnection
-// with backoff, and a reload asked for whenever events may have been missed.
+// with backoff, and a reload asked for whenever events may have been missed. A browser cannot set a header on
+// a WebSocket, so each attempt, the first and every reconnect, first fetches a ticket (single-use, so never
+// one again) and opens `?ticket=`: the API key itself stays out of the URL.
+import { SignInNeeded } from './api'
 import type { AlertData, Connection, LiveEvent, MetricsWindows, PostData, SentimentCounts } from './types'
 
 export const FLUSH_MS = 250 // at most 4 state updates a second, however fast events come
@@ -17,6 +20,8 @@ export interface LiveHandlers {
   onReconnect: () => void
   /** Called on a `resync`: the server lost its own subscription for a while, so events were missed. */
   onResync: () => void
+  /** Called when the API refused the key on asking for a ticket; the connection stops (no retry). */
+  onSignInNeeded: (refused: SignInNeeded) => void
 }
 
 type Json = 'string' | 'number' | 'object'
@@ -88,9 +93,12 @@ export class Live {
   private flushTimer: ReturnType<typeof setInterval> | null = null
   private retryTimer: ReturnType<typeof setTimeout> | null = null
 
+  /** `ticket` fetches a ticket for one connection (api.ts `liveTicket`); `open` opens a socket (a fake one in
+   * the unit tests). */
   constructor(
     private readonly url: string,
     private readonly handlers: LiveHandlers,
+    private readonly ticket: () => Promise<string>,
     private readonly open: (url: string) => Socket = (u) => new WebSocket(u),
   ) {}
 
@@ -109,7 +117,24 @@ export class Live {
   }
 
   private connect(): void {
-    const socket = this.open(this.url)
+    this.ticket().then(
+      (ticket) => {
+        if (!this.stopped) this.connectWith(ticket)
+      },
+      (error: unknown) => {
+        if (this.stopped) return
+        if (error instanceof SignInNeeded) {
+          this.stop()
+          this.handlers.onSignInNeeded(error)
+        } else {
+          this.retry() // the API is away or busy: as when a socket fails
+        }
+      },
+    )
+  }
+
+  private connectWith(ticket: string): void {
+    const socket = this.open(`${this.url}?ticket=${encodeURIComponent(ticket)}`)
     this.socket = socket
     socket.onopen = () => {
       if (this.everOpen) this.handlers.onReconnect()
@@ -126,10 +151,14 @@ export class Live {
     socket.onclose = () => {
       if (this.stopped || this.socket !== socket) return
       this.socket = null
-      this.handlers.onConnection(this.attempt >= OFFLINE_AFTER ? 'offline' : 'reconnecting')
-      this.retryTimer = setTimeout(() => this.connect(), backoff(this.attempt))
-      this.attempt += 1
+      this.retry()
     }
+  }
+
+  private retry(): void {
+    this.handlers.onConnection(this.attempt >= OFFLINE_AFTER ? 'offline' : 'reconnecting')
+    this.retryTimer = setTimeout(() => this.connect(), backoff(this.attempt))
+    this.attempt += 1
   }
 
   /** Hand the events received since the last flush over in one batch. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Action, State } from './state'
-import { ALERTS_CAP, FEED_CAP, bucketOf, initialState, percentages, postsLastMinute, reducer } from './state'
+import { ALERTS_CAP, FEED_CAP, KEY_REFUSED, WRONG_KEY, bucketOf, initialState, percentages, postsLastMinute, reducer } from './state'
 import type { AlertData, EmotionBucket, LiveEvent, PostData, SentimentBucket } from './types'
 import { EMOTIONS } from './types'
 
@@ -199,5 +199,46 @@ describe('percentages', () => {
 
   it('are all 0 when there is nothing', () => {
     expect(percentages({ negative: 0, neutral: 0, positive: 0 })).toEqual({ negative: 0, neutral: 0, positive: 0 })
+  })
+})
+
+describe('signing in', () => {
+  const loaded: Action = {
+    type: 'loaded', now: T0,
+    data: { health: null, ...minutes(2), posts: [post(1)], alerts: [], lastMinute: 0,
+      distribution: { distribution: { positive: 0, negative: 0, neutral: 0 }, total: 0, percentages: { positive: 0, negative: 0, neutral: 0 }, top_emotions: {} } },
+  }
+  const run = (...actions: Action[]) => actions.reduce(reducer, initialState)
+
+  it('is not asked for by an API that needs no key: the first load answers, no form', () => {
+    expect(run(loaded).signIn).toBeNull()
+  })
+
+  it('is asked for, saying nothing more, on the first 401 of a first visit; the socket’s own 401 changes nothing', () => {
+    const asked = run({ type: 'sign_in_needed', keySent: false })
+    expect(asked.signIn).toEqual({ checking: false, message: null })
+    expect(asked.connection).toBe('signed_out')
+    expect(reducer(asked, { type: 'sign_in_needed', keySent: false })).toBe(asked)
+  })
+
+  it('says the typed key was wrong when trying it is refused, and lets the dashboard in when it loads', () => {
+    const typed = run({ type: 'sign_in_needed', keySent: false }, { type: 'signing_in' })
+    expect(typed.signIn).toEqual({ checking: true, message: null })
+    const wrong = reducer(typed, { type: 'sign_in_needed', keySent: true })
+    expect(wrong.signIn).toEqual({ checking: false, message: WRONG_KEY })
+    const right = reducer(reducer(wrong, { type: 'signing_in' }), loaded)
+    expect(right.signIn).toBeNull()
+    expect(right.feed.map((p) => p.post_id)).toEqual(['p-1'])
+  })
+
+  it('is asked for again, saying why, when a key that worked is refused (rotated on the server)', () => {
+    expect(run(loaded, { type: 'sign_in_needed', keySent: true }).signIn).toEqual({ checking: false, message: KEY_REFUSED })
+  })
+
+  it('signing out shows the form and drops what was loaded with the key', () => {
+    const out = run(loaded, { type: 'signed_out' })
+    expect(out.signIn).toEqual({ checking: false, message: null })
+    expect(out.feed).toEqual([])
+    expect(out.connection).toBe('signed_out')
   })
 })

@@ -19,7 +19,17 @@ import { EMOTIONS, isEmotion, isSentiment } from './types'
 export const FEED_CAP = 100 // posts shown; older ones drop off
 export const ALERTS_CAP = 50
 
+/** The sign-in form, while the API wants a key (API_KEY on the server) the page does not have. */
+export interface SignIn {
+  checking: boolean // a key was typed and the page is trying it
+  message: string | null // why the form is back, if it was not simply the first visit
+}
+
+export const WRONG_KEY = 'The API did not accept that key. Check it and try again.'
+export const KEY_REFUSED = 'The API no longer accepts the key this tab kept (it may have been changed): enter the current one.'
+
 export interface State {
+  signIn: SignIn | null // null: no form (signed in, or an API that needs no key)
   connection: Connection
   loading: boolean
   error: string | null
@@ -42,6 +52,7 @@ export interface State {
 }
 
 export const initialState: State = {
+  signIn: null, // until the API asks: an API without API_KEY never does
   connection: 'connecting',
   loading: true,
   error: null,
@@ -75,6 +86,9 @@ export type Action =
   | { type: 'filters'; filters: Filters }
   | { type: 'pause'; paused: boolean }
   | { type: 'dismiss' }
+  | { type: 'sign_in_needed'; keySent: boolean } // a 401 (api.ts SignInNeeded)
+  | { type: 'signing_in' } // a key was typed
+  | { type: 'signed_out' }
 
 /** Posts in the last minute: those that arrived live, plus, until the page has watched a whole minute, the
  * share of the REST count of the minute before it loaded that is still inside the window. */
@@ -194,6 +208,7 @@ export function reducer(state: State, action: Action): State {
       const { data } = action
       return {
         ...state,
+        signIn: null, // the API answered: the key (or none, where it needs none) is good
         loading: false,
         error: null,
         health: data.health,
@@ -228,6 +243,15 @@ export function reducer(state: State, action: Action): State {
       return { ...state, notice: null }
     case 'events':
       return applyEvents(state, action.events, action.now)
+    case 'sign_in_needed': {
+      if (state.signIn && !state.signIn.checking) return state // asking already; later 401s say nothing new
+      const message = state.signIn?.checking ? WRONG_KEY : action.keySent ? KEY_REFUSED : null
+      return { ...state, signIn: { checking: false, message }, connection: 'signed_out', loading: false, error: null }
+    }
+    case 'signing_in':
+      return { ...state, signIn: { checking: true, message: null }, connection: 'connecting' }
+    case 'signed_out': // what was loaded with the key goes with it
+      return { ...initialState, signIn: { checking: false, message: null }, connection: 'signed_out', health: state.health }
   }
 }
 

@@ -22,6 +22,8 @@ export type ApiPost = Schemas['Post']
 export type SentimentBucket = Schemas['Bucket']
 export type EmotionBucket = Schemas['EmotionBucket']
 export type Health = Schemas['Health']
+/** POST /api/live/ticket: what opens the WebSocket once, in `?ticket=`. */
+export type LiveTicket = Schemas['LiveTicket']
 export type Period = Schemas['Aggregate']['period']
 /** The parts of GET /api/sentiment/distribution the page shows, which the live events keep current. */
 export type Distribution = Pick<Schemas['Distribution'], 'distribution' | 'total' | 'percentages' | 'top_emotions'>
@@ -58,7 +60,8 @@ export function isEmotion(label: string): label is Emotion {
   return (EMOTIONS as readonly string[]).includes(label)
 }
 
-export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline'
+/** The live connection as the header shows it; `signed_out` while the page waits for the API key. */
+export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'signed_out'
 
 export interface Filters {
   source: string

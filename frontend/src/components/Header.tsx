@@ -5,13 +5,20 @@ const CONNECTION_TEXT: Record<Connection, string> = {
   live: 'Live',
   reconnecting: 'Reconnecting…',
   offline: 'Offline',
+  signed_out: 'Signed out',
 }
 
 const DEAD_LETTERS_HELP =
   'Posts set aside after failing again and again; they are kept until redriven or deleted. ' +
   'To list, redrive or delete them: python -m services.worker dead-letters'
 
-export function Header({ connection, health, postsLastMinute }: { connection: Connection; health: Health | null; postsLastMinute: number }) {
+/** `onSignOut`: given while the page uses an API key, which the button forgets. */
+export function Header({ connection, health, postsLastMinute, onSignOut }: {
+  connection: Connection
+  health: Health | null
+  postsLastMinute: number
+  onSignOut?: () => void
+}) {
   const deadLetters = health?.dead_letters ?? 0
   const warnings = health?.warnings ?? [] // an API of an older version sends none
   return (
@@ -20,9 +27,11 @@ export function Header({ connection, health, postsLastMinute }: { connection: Co
       <span className={`pill connection-${connection}`} data-testid="connection" role="status">
         {CONNECTION_TEXT[connection]}
       </span>
-      <span className="throughput" data-testid="throughput">
-        <strong>{postsLastMinute.toLocaleString()}</strong> posts in the last minute
-      </span>
+      {connection !== 'signed_out' && (
+        <span className="throughput" data-testid="throughput">
+          <strong>{postsLastMinute.toLocaleString()}</strong> posts in the last minute
+        </span>
+      )}
       <ul className="health" aria-label="platform health">
         {health
           ? (['database', 'redis', 'triton'] as const).map((name) => {
@@ -45,6 +54,7 @@ export function Header({ connection, health, postsLastMinute }: { connection: Co
           </li>
         )}
       </ul>
+      {onSignOut && <button className="sign-out" onClick={onSignOut}>Sign out</button>}
     </header>
   )
 }

@@ -6,6 +6,7 @@ import { DistributionChart } from './DistributionChart'
 import { Header } from './Header'
 import { LiveFeed } from './LiveFeed'
 import { PanelBoundary } from './PanelBoundary'
+import { SignIn } from './SignIn'
 
 const noop = () => undefined
 
@@ -77,11 +78,39 @@ describe('the header', () => {
     expect(html).toMatch(/<li class="warn" title="Redis keeps nothing on disk.\n\nAnother thing."[^>]*>⚠ 2 warnings<\/li>/)
   })
 
+  it('has a sign-out button only while the page uses a key', () => {
+    expect(renderToStaticMarkup(<Header connection="live" health={health} postsLastMinute={0} onSignOut={noop} />))
+      .toContain('<button class="sign-out">Sign out</button>')
+    expect(renderToStaticMarkup(<Header connection="live" health={health} postsLastMinute={0} />)).not.toContain('Sign out')
+  })
+
+  it('says signed out, and shows no throughput, while the page waits for the key', () => {
+    const html = renderToStaticMarkup(<Header connection="signed_out" health={health} postsLastMinute={0} />)
+    expect(html).toContain('Signed out</span>')
+    expect(html).not.toContain('posts in the last minute')
+  })
+
   it('shows neither when there are none', () => {
     const html = renderToStaticMarkup(<Header connection="live" health={{ ...health, dead_letters: 0, warnings: [] }} postsLastMinute={0} />)
     expect(html).not.toContain('dead letter')
     expect(html).not.toContain('warning')
     expect(renderToStaticMarkup(<Header connection="live" health={{ ...health, dead_letters: null }} postsLastMinute={0} />))
       .not.toContain('dead letter')
+  })
+})
+
+describe('the sign-in form', () => {
+  it('asks for the key in one password field, and says why when it is back', () => {
+    const first = renderToStaticMarkup(<SignIn asking={{ checking: false, message: null }} onSubmit={noop} />)
+    expect(first.match(/<input[^>]*>/g)).toEqual([expect.stringContaining('type="password"')])
+    expect(first).toContain('<button type="submit">Sign in</button>')
+    expect(first).not.toContain('role="alert"')
+    const wrong = renderToStaticMarkup(<SignIn asking={{ checking: false, message: 'The API did not accept that key.' }} onSubmit={noop} />)
+    expect(wrong).toContain('role="alert">The API did not accept that key.</p>')
+  })
+
+  it('cannot be sent twice while a key is being tried', () => {
+    const html = renderToStaticMarkup(<SignIn asking={{ checking: true, message: null }} onSubmit={noop} />)
+    expect(html).toContain('<button type="submit" disabled="">Checking…</button>')
   })
 })
