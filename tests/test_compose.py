@@ -6,18 +6,31 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from services.common.configuration import as_env
+from services.common.db.roles import API_ROLE, WORKER_ROLE
 from services.common.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = shutil.which("docker-compose") or "docker-compose (missing: `make test-deps` installs it)"
 SETTINGS = {name.upper(): field for name, field in Settings.model_fields.items()}
+# The passwords Compose refuses to start without; what each test's env file starts with.
+PASSWORDS = {
+    "POSTGRES_PASSWORD": "k7-not-a-placeholder",
+    "REDIS_PASSWORD": "r3-not-a-placeholder",
+    "API_DATABASE_PASSWORD": "a5-not-a-placeholder",
+    "WORKER_DATABASE_PASSWORD": "w9-not-a-placeholder",
+}
+ENV = "".join(f"{name}={value}\n" for name, value in PASSWORDS.items())
 # What a container gets instead of the settings' default, on purpose: the services' host names, the volume,
-# every interface, and the ports that the health checks and the port mappings name.
+# every interface, the ports that the health checks and the port mappings name, and the roles' passwords,
+# which Compose requires.
 PINNED = {
     "DATABASE_URL",
+    "API_DATABASE_PASSWORD",
+    "WORKER_DATABASE_PASSWORD",
     "REDIS_URL",
     "TRITON_URL",
     "MODEL_REPOSITORY",
@@ -47,6 +60,26 @@ def config(
     )
 
 
+def resolved(tmp_path: Path, env: str = "", *files: str) -> dict[str, Any]:
+    """The services as Compose resolves them from ``ENV`` and ``env``, failing on Compose's message."""
+    done = config(tmp_path, ENV + env, *files)
+    assert done.returncode == 0, done.stderr
+    services: dict[str, Any] = yaml.safe_load(done.stdout)["services"]
+    return services
+
+
+def published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """A service's port mappings as (host address, host port, container port), in either form Compose writes."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append((port.get("host_ip", "0.0.0.0"), int(port["published"]), int(port["target"])))  # noqa: S104
+        else:
+            address, host, container = str(port).split("/")[0].rsplit(":", 2)
+            found.append((address, int(host), int(container)))
+    return found
+
+
 def written(name: str) -> dict[str, Any]:
     """A Compose file's services as written (anchors merged), before Compose resolves anything."""
     services: dict[str, Any] = yaml.safe_load((ROOT / name).read_text())["services"]
@@ -54,13 +87,10 @@ def written(name: str) -> dict[str, Any]:
 
 
 def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Path) -> None:
-    done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\n")
-    assert done.returncode == 0, done.stderr
-    services = yaml.safe_load(done.stdout)["services"]
+    services = resolved(tmp_path)
     assert {"postgres", "redis", "migrate", "model-export", "triton", "worker", "ingester"} <= services.keys()
     for private in ("postgres", "redis", "triton", "worker"):
         assert "ports" not in services[private], f"{private} must not be published"
-    assert "--appendonly" in services["redis"]["command"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     url = services["migrate"]["environment"]["DATABASE_URL"]
     assert url == "postgresql+asyncpg://sentiment:k7-not-a-placeholder@postgres:5432/sentiment"
@@ -77,13 +107,82 @@ def test_the_cpu_file_is_valid_and_keeps_the_data_services_private(tmp_path: Pat
     assert worker["volumes"] == ["models:/models:ro"], "the served model's tokenizer, read-only"
     backend = services["backend"]
     assert backend["command"] == ["python", "-m", "services.backend"]
-    assert [(p["published"], p["target"]) for p in backend["ports"]] in ([("8000", 8000)], [(8000, 8000)])
+    assert published(backend) == [("127.0.0.1", 8000, 8000)], "on this machine only, unless PUBLISH_ADDRESS"
     assert backend["environment"]["BACKEND_HOST"] == "0.0.0.0"  # noqa: S104 - published on purpose
     frontend = services["frontend"]
     assert frontend["build"]["context"].endswith("frontend")
-    assert [(p["published"], p["target"]) for p in frontend["ports"]] in ([("3000", 8080)], [(3000, 8080)])
+    assert published(frontend) == [("127.0.0.1", 3000, 8080)]
     assert frontend["depends_on"]["backend"]["condition"] == "service_healthy"
     assert {name for name, service in services.items() if "ports" in service} == {"backend", "frontend"}
+
+
+def test_publish_address_publishes_the_dashboard_and_the_api_on_another_address(tmp_path: Path) -> None:
+    services = resolved(tmp_path, "PUBLISH_ADDRESS=0.0.0.0\nDASHBOARD_PORT=80\n")
+    assert published(services["frontend"]) == [("0.0.0.0", 80, 8080)]  # noqa: S104 - what was asked
+    assert published(services["backend"]) == [("0.0.0.0", 8000, 8000)]  # noqa: S104
+    assert {name for name, service in services.items() if "ports" in service} == {"backend", "frontend"}
+
+
+def test_the_api_and_the_workers_connect_as_their_own_roles_and_the_ingester_not_at_all(
+    tmp_path: Path,
+) -> None:
+    services = resolved(tmp_path)
+    database = "@postgres:5432/sentiment"
+    owner = services["migrate"]["environment"]
+    assert (
+        owner["DATABASE_URL"] == f"postgresql+asyncpg://sentiment:{PASSWORDS['POSTGRES_PASSWORD']}{database}"
+    )
+    assert owner["API_DATABASE_PASSWORD"] == PASSWORDS["API_DATABASE_PASSWORD"], "the migrations set it"
+    assert owner["WORKER_DATABASE_PASSWORD"] == PASSWORDS["WORKER_DATABASE_PASSWORD"]
+    api = f"postgresql+asyncpg://{API_ROLE}:{PASSWORDS['API_DATABASE_PASSWORD']}{database}"
+    assert services["backend"]["environment"]["DATABASE_URL"] == api
+    worker = f"postgresql+asyncpg://{WORKER_ROLE}:{PASSWORDS['WORKER_DATABASE_PASSWORD']}{database}"
+    assert services["worker"]["environment"]["DATABASE_URL"] == worker
+    assert "DATABASE_URL" not in services["ingester"]["environment"], "it needs no database"
+    # Each password only where it is used: the owner's in PostgreSQL and the migrations alone.
+    holders = {
+        "POSTGRES_PASSWORD": {"postgres", "migrate"},
+        "API_DATABASE_PASSWORD": {"migrate", "backend"},
+        "WORKER_DATABASE_PASSWORD": {"migrate", "worker"},
+    }
+    for password, expected in holders.items():
+        having = {
+            name for name, spec in services.items() if PASSWORDS[password] in str(spec.get("environment"))
+        }
+        assert having == expected, f"{password} reaches {sorted(having)}"
+
+
+def test_redis_wants_its_password_and_every_client_has_it(tmp_path: Path) -> None:
+    services = resolved(tmp_path)
+    password = PASSWORDS["REDIS_PASSWORD"]
+    redis = services["redis"]
+    assert redis["environment"] == {"REDIS_PASSWORD": password, "REDISCLI_AUTH": password}
+    assert password not in " ".join(redis["command"]), "read from the environment, not written in the command"
+    server = written("docker-compose.yml")["redis"]["command"]
+    assert server[:2] == ["sh", "-c"]
+    assert server[2].startswith("exec redis-server "), "redis-server replaces the shell: SIGTERM reaches it"
+    assert '--requirepass "$$REDIS_PASSWORD"' in server[2]
+    assert "--appendonly yes" in server[2]
+    assert "PONG" in " ".join(redis["healthcheck"]["test"]), "redis-cli exits 0 on NOAUTH too"
+    for name in ("worker", "ingester", "backend"):
+        assert services[name]["environment"]["REDIS_URL"] == f"redis://:{password}@redis:6379/0", name
+    assert "REDIS_URL" not in services["migrate"]["environment"], "the migrations need no Redis"
+
+
+@pytest.mark.parametrize("files", [(), ("docker-compose.gpu.yml",)], ids=["cpu", "gpu"])
+def test_every_container_drops_every_capability_and_gains_no_privilege(
+    tmp_path: Path, files: tuple[str, ...]
+) -> None:
+    services = resolved(tmp_path, "", *files)
+    for name, service in services.items():
+        assert service.get("cap_drop") == ["ALL"], f"{name} keeps capabilities"
+        assert "no-new-privileges:true" in service.get("security_opt", []), f"{name} may gain privileges"
+        assert "cap_add" not in service, (
+            f"{name} adds a capability back: say why in the Compose file, and here"
+        )
+    # Their images start as root to chown their data and switch user, which needs capabilities: not so.
+    assert services["postgres"]["user"] == "postgres"
+    assert services["redis"]["user"] == "redis"
 
 
 def test_nginx_passes_the_api_and_the_websocket_on_to_the_backend() -> None:
@@ -96,30 +195,26 @@ def test_nginx_passes_the_api_and_the_websocket_on_to_the_backend() -> None:
 
 
 def test_the_number_of_workers_comes_from_the_environment(tmp_path: Path) -> None:
-    done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\nWORKERS=5\n")
-    assert done.returncode == 0, done.stderr
-    assert yaml.safe_load(done.stdout)["services"]["worker"]["deploy"]["replicas"] == 5
+    assert resolved(tmp_path, "WORKERS=5\n")["worker"]["deploy"]["replicas"] == 5
 
 
 def test_the_workers_get_every_worker_and_llm_setting_from_the_env_file(tmp_path: Path) -> None:
-    env = "POSTGRES_PASSWORD=k7-not-a-placeholder\nLLM_PROVIDER=groq\nLLM_API_KEY=gsk-from-env\n"
-    done = config(tmp_path, env)
-    assert done.returncode == 0, done.stderr
+    services = resolved(tmp_path, "LLM_PROVIDER=groq\nLLM_API_KEY=gsk-from-env\n")
     listed = written("docker-compose.yml")["worker"]["environment"]
     for field in Settings.model_fields:
-        if (
-            field.startswith(("worker_", "llm_", "triton_breaker", "triton_probe"))
-            and field != "worker_consumer"  # one name for every replica would make them one consumer
+        if field.startswith(("worker_", "llm_", "triton_breaker", "triton_probe")) and field not in (
+            "worker_consumer",  # one name for every replica would make them one consumer
+            "worker_database_password",  # the migrations': the workers' is in their DATABASE_URL
         ):
             assert field.upper() in listed, f"{field.upper()} does not reach the workers"
-    environment = yaml.safe_load(done.stdout)["services"]["worker"]["environment"]
+    environment = services["worker"]["environment"]
     assert environment["LLM_PROVIDER"] == "groq"
     assert environment["LLM_API_KEY"] == "gsk-from-env"
     assert environment.get("LLM_TIMEOUT_S") is None, "unset: the setting's own default applies"
 
 
 def test_a_setting_comes_from_the_env_file_or_the_shell_the_shell_winning(tmp_path: Path) -> None:
-    env = "POSTGRES_PASSWORD=k7-not-a-placeholder\nWORKER_BATCH_SIZE=32\nINGEST_RATE=5\n"
+    env = ENV + "WORKER_BATCH_SIZE=32\nINGEST_RATE=5\n"
     done = config(tmp_path, env, environ={"INGEST_RATE": "7", "LOG_LEVEL": "DEBUG"})
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
@@ -152,30 +247,30 @@ def test_compose_restates_no_default_of_the_settings() -> None:
 
 
 def test_the_gpu_overlay_gives_triton_the_gpus_and_the_gpu_profile(tmp_path: Path) -> None:
-    done = config(tmp_path, "POSTGRES_PASSWORD=k7-not-a-placeholder\n", "docker-compose.gpu.yml")
-    assert done.returncode == 0, done.stderr
-    triton = yaml.safe_load(done.stdout)["services"]["triton"]
+    triton = resolved(tmp_path, "", "docker-compose.gpu.yml")["triton"]
     assert "--model-config-name=gpu" in triton["command"]
     [device] = triton["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia"
     assert device["capabilities"] == ["gpu"]
 
 
-def test_the_database_password_has_no_default(tmp_path: Path) -> None:
-    done = config(tmp_path, "POSTGRES_USER=someone\n")
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_each_password_has_no_default(tmp_path: Path, password: str) -> None:
+    env = "".join(f"{name}={value}\n" for name, value in PASSWORDS.items() if name != password)
+    done = config(tmp_path, env + "POSTGRES_USER=someone\n")
     assert done.returncode != 0
-    assert "set POSTGRES_PASSWORD in .env" in done.stderr
+    assert f"set {password} in .env" in done.stderr
 
 
 def test_the_backend_gets_every_api_alert_and_websocket_setting_from_the_env_file(tmp_path: Path) -> None:
-    env = "POSTGRES_PASSWORD=k7-not-a-placeholder\nINGEST_TOKEN=tok-from-env\nALERT_MIN_POSTS=25\n"
-    done = config(tmp_path, env)
-    assert done.returncode == 0, done.stderr
+    services = resolved(tmp_path, "INGEST_TOKEN=tok-from-env\nALERT_MIN_POSTS=25\nPUBLIC_HOST=dash.example\n")
     listed = written("docker-compose.yml")["backend"]["environment"]
+    access = ("api_key", "ingest_token", "public_host", "allowed_hosts")
     for field in Settings.model_fields:
-        if field.startswith(("alert_", "ws_", "cache_", "cors_")) or field in ("api_key", "ingest_token"):
+        if field.startswith(("alert_", "ws_", "cache_", "cors_")) or field in access:
             assert field.upper() in listed, f"{field.upper()} does not reach the backend"
-    environment = yaml.safe_load(done.stdout)["services"]["backend"]["environment"]
+    environment = services["backend"]["environment"]
+    assert environment["PUBLIC_HOST"] == "dash.example"
     assert environment["INGEST_TOKEN"] == "tok-from-env"
     assert environment["ALERT_MIN_POSTS"] == "25"
     assert environment.get("STREAM_MAX_BACKLOG") is None, "unset: the setting's own default applies"
