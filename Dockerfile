@@ -1,6 +1,8 @@
 # Images for the Python services. Two targets:
 #   runtime  the services (ingester, worker, backend, migrations): no torch
 #   export   the one-shot model export into Triton's repository: torch (CPU build), transformers, the encoder
+# Each installs its dependencies from a hash-locked file of requirements/ (`make lock`, docs/running.md), with
+# --no-deps so that nothing outside the lock is fetched, and then the project, built by the locked setuptools.
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,21 +11,25 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1
 WORKDIR /app
 RUN useradd --create-home --uid 10001 app
-# Dependencies in their own layer: rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
-RUN mkdir services export && touch services/__init__.py export/__init__.py
 
 FROM base AS runtime
-RUN pip install . && pip uninstall --yes sentiment-platform
+# Dependencies in their own layer: rebuilt only when the lock changes.
+COPY requirements/runtime.txt requirements/
+RUN pip install --require-hashes --no-deps --only-binary :all: -r requirements/runtime.txt
+COPY pyproject.toml README.md ./
 COPY services ./services
-RUN pip install --no-deps .
+RUN pip install --no-deps --no-build-isolation . && pip check
 USER app
 
 FROM base AS export
-# The CPU build of torch: the default one on PyPI carries several GB of CUDA libraries this step never uses.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
-    && pip install '.[ml]' && pip uninstall --yes sentiment-platform
+# torch is pinned exactly but not hash-locked: its CPU build comes from PyTorch's own index, whose wheels
+# (2.13.0+cpu) are not the files PyPI serves, which are what the lock's hashes name, and PyPI's torch would
+# bring several GB of CUDA libraries this step never uses. --no-deps: its dependencies are in the lock.
+RUN pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu
+COPY requirements/export.txt requirements/
+RUN pip install --require-hashes --no-deps --only-binary :all: -r requirements/export.txt
+COPY pyproject.toml README.md ./
 COPY services ./services
 COPY export ./export
-RUN pip install --no-deps . && mkdir /models && chown app /models
+RUN pip install --no-deps --no-build-isolation . && pip check && mkdir /models && chown app /models
 USER app

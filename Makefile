@@ -27,10 +27,11 @@ system-deps:
 	@ldconfig -p | grep -q 'libpython3\.11\.so\.1\.0' \
 		|| { apt-get update -qq && apt-get install -y -qq libpython3.11 >/dev/null; }
 
-# What only the tests need: docker-compose, to validate the Compose files, and Chromium, for the dashboard's
-# tests in a real browser.
+# What only the tests need: docker-compose, to validate the Compose files, nginx, to serve the dashboard as
+# its image does (tests/test_nginx.py), and Chromium, for the dashboard's tests in a real browser.
 test-deps: system-deps
 	@command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+	@PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 # The machine's PostgreSQL and Redis, started when they are down (and left running).
@@ -86,6 +87,29 @@ contract-check: install frontend/node_modules/.package-lock.json
 # lines or more): prints the clones and their count, and fails when duplicated lines pass its threshold (%).
 duplicates: frontend/node_modules/.package-lock.json
 	frontend/node_modules/.bin/jscpd
+
+# The hash-locked requirements the images install (requirements/, docs/running.md), resolved from
+# pyproject.toml on PyPI for the images' platform (CPython 3.11, linux x86_64, wheels only), keeping each pin
+# that still fits (UPGRADE=1: the newest that fit). runtime.txt: the dependencies and what building the
+# project needs; export.txt: the same with the ml extra, less torch, which the export image takes from
+# PyTorch's CPU index. TORCH_FIND_LINKS: where that CPU build is found, so that its dependencies (not the CUDA
+# ones of PyPI's torch) are locked; pip's own PIP_FIND_LINKS when set (a machine with the wheel on disk).
+# It uses the uv of `make install` without depending on it: tests/test_lock.py runs it, and must not
+# reinstall the virtualenv.
+.PHONY: lock
+LOCK_DIR ?= requirements
+TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --only-binary :all: --custom-compile-command 'make lock' \
+	$(if $(UPGRADE),--upgrade) pyproject.toml -
+BUILD_REQUIRES = $(BIN)/python -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+lock:
+	$(BUILD_REQUIRES) | $(UV_COMPILE) -o $(LOCK_DIR)/runtime.txt
+	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra ml --no-emit-package torch \
+		$(addprefix --find-links ,$(TORCH_FIND_LINKS)) -o $(LOCK_DIR)/export.txt
+	@! grep -qE '^(nvidia-|cuda-|triton==)' $(LOCK_DIR)/export.txt || { \
+		echo "$(LOCK_DIR)/export.txt: torch's CUDA build was locked: no CPU build at $(TORCH_FIND_LINKS)"; exit 1; }
 
 lint: install
 	$(BIN)/ruff check .
