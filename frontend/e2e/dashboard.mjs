@@ -7,16 +7,12 @@
 // and waits for an alert to appear (the caller sends a negative burst through the ingester), and checks that
 // the layout fits a small laptop and a wide monitor without sideways scrolling. Screenshots go to
 // SCREENSHOT_DIR. Exits 0 when every check passes, else 1 with the reason.
-import { chromium } from 'playwright-core'
+import { feedGrows, launch } from './browser.mjs'
 
 const [url, shots] = process.argv.slice(2)
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const step = (message) => console.log(`dashboard-e2e: ${message}`)
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-})
+const browser = await launch()
 const errors = []
 const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
 try {
@@ -27,15 +23,7 @@ try {
   await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 })
   step('loaded and live')
 
-  const feed = page.getByTestId('feed').locator('li')
-  await feed.first().waitFor({ timeout: 30_000 })
-  const first = await feed.first().locator('p').textContent()
-  await page.waitForFunction(
-    (before) => document.querySelector('[data-testid=feed] li p')?.textContent !== before,
-    first,
-    { timeout: 30_000 },
-  )
-  step(`the feed grew without a reload (${await feed.count()} posts shown)`)
+  step(`the feed grew without a reload (${await feedGrows(page, 30_000)} posts shown)`)
 
   await page.locator('.recharts-line path.recharts-curve').first().waitFor({ timeout: 30_000 })
   await page.getByTestId('distribution').waitFor({ timeout: 30_000 })

@@ -6,13 +6,10 @@
 // Tasks API: tasks over 50 ms), DOM updates a second (a MutationObserver installed here counts its callbacks:
 // one for each batch of DOM changes, so about one for each React commit that changed the page), the JS heap
 // after a forced garbage collection at the start and the end, and the posts shown. Prints one JSON line.
-import { chromium } from 'playwright-core'
+import { launch } from './browser.mjs'
 
 const [url, seconds] = process.argv.slice(2)
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-})
+const browser = await launch()
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
   await page.addInitScript(() => {

@@ -8,18 +8,14 @@
 // keeps the key (sessionStorage) and asks nothing; signing out brings the form back and keeps nothing. No
 // address the browser asked for (REST or WebSocket) holds the key, which goes in the X-API-Key header. Exits
 // 0 when every check passes, else 1 with the reason.
-import { chromium } from 'playwright-core'
+import { feedGrows, launch } from './browser.mjs'
 
 const [url, shots] = process.argv.slice(2)
 const KEY = process.env.E2E_API_KEY
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const step = (message) => console.log(`signin-e2e: ${message}`)
 if (!KEY) throw new Error('E2E_API_KEY: the API key the platform was started with')
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-})
+const browser = await launch()
 const errors = []
 const addresses = [] // every request and WebSocket the page made
 const keyed = [] // the REST requests that carried the key in X-API-Key
@@ -54,14 +50,8 @@ try {
   await page.getByLabel('API key').fill(KEY)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await connection.filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 })
+  await feedGrows(page, 15_000)
   const feed = page.getByTestId('feed').locator('li')
-  await feed.first().waitFor({ timeout: 15_000 })
-  const first = await feed.first().locator('p').textContent()
-  await page.waitForFunction(
-    (before) => document.querySelector('[data-testid=feed] li p')?.textContent !== before,
-    first,
-    { timeout: 15_000 },
-  )
   step('the right key loads the data, and the live feed connects and grows')
   await page.screenshot({ path: `${shots}/dashboard-signed-in.png` })
   if (!keyed.includes('/api/posts') || !keyed.includes('/api/live/ticket')) {

@@ -38,12 +38,11 @@ def is_placeholder(secret: str) -> bool:
 
 def without_port(host: str) -> str:
     """A Host header's name alone: ``example.org:8443`` -> ``example.org``, ``[::1]:8000`` -> ``[::1]``."""
+    if host.startswith("["):  # an IPv6 address, its colons in brackets
+        end = host.find("]")
+        return host[: end + 1] if end > 0 else host
     name, colon, port = host.rpartition(":")
-    return (
-        name
-        if colon and port.isdigit() and not name.endswith(":") and (name.endswith("]") or "[" not in name)
-        else host
-    )
+    return name if colon and port.isdigit() and ":" not in name else host
 
 
 class Settings(BaseSettings):

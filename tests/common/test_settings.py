@@ -5,7 +5,7 @@ from typing import get_args
 import pytest
 from pydantic import SecretStr
 
-from services.common.settings import Settings, SettingsError, SyntheticTopic, load_settings
+from services.common.settings import Settings, SettingsError, SyntheticTopic, load_settings, without_port
 from services.ingester.synthetic import TOPICS
 
 
@@ -187,3 +187,18 @@ def test_the_burst_topic_is_one_of_the_synthetic_feeds_topics(monkeypatch: pytes
     monkeypatch.setenv("INGEST_BURST_TOPIC", "gardening")
     with pytest.raises(SettingsError, match=r"INGEST_BURST_TOPIC: .*'airline'"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("example.org:8443", "example.org"),
+        ("example.org", "example.org"),
+        ("[::1]:8000", "[::1]"),
+        ("[::1]", "[::1]"),
+        ("127.0.0.1:80", "127.0.0.1"),
+        ("::1", "::1"),
+    ],
+)
+def test_a_host_header_is_read_without_its_port(host: str, name: str) -> None:
+    assert without_port(host) == name
