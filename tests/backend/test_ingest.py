@@ -128,6 +128,7 @@ async def test_the_token_is_checked_before_the_body_is_read(
 
 async def test_a_body_over_the_limit_is_413_naming_it_before_or_while_it_is_read(
     settings: Settings,
+    redis: aioredis.Redis,  # the post that fits goes on the stream: the fixture takes it away after
 ) -> None:
     limited = settings.model_copy(update={"ingest_token": SecretStr(TOKEN), "api_max_body_bytes": 4096})
     async for client in client_for(limited):
