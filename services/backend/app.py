@@ -7,16 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.exceptions
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, HTTPException, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from services.backend import errors, ingest, routes
+from services.backend import errors, ingest, limits, routes
 from services.backend.access import live_refusal
 from services.backend.deps import Backend
-from services.backend.limits import Guard
 from services.common.processes import frozen_heap
 from services.common.redis import REDIS_DOWN
 from services.common.settings import Settings, get_settings
@@ -42,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sentiment platform API", lifespan=lifespan)
     # Refusals from the headers alone (services/backend/limits.py), inside CORS: a browser can read them.
-    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(limits.Guard, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -86,7 +84,4 @@ async def _refuse(socket: WebSocket, backend: Backend, status: int, kind: str, w
     """Refuse a handshake with an HTTP answer the client can read, where the server can send one; counted
     by ``kind`` in websocket_clients_refused."""
     backend.hub.refused.labels(kind).inc()
-    if "websocket.http.response" in socket.scope.get("extensions", {}):
-        await socket.send_denial_response(JSONResponse({"detail": why}, status_code=status))
-    else:
-        await socket.close(code=1013 if status == 503 else 1008, reason=why[:120])
+    await limits.answer(socket.scope, socket.send, HTTPException(status, why))

@@ -50,7 +50,11 @@ class AnswerCache:
         query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()) if k in known)
         digest = hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()
         key = self.names.cache_key(request.url.path, digest)
-        answer = asyncio.ensure_future(self.kept(key, ttl_s, lambda: _json(build)))
+        ttl_s = self.default_ttl_s if ttl_s is None else ttl_s
+        hit = await self._hit(key) if ttl_s else None
+        if hit is not None:  # most answers: no build to watch over
+            return Response(hit, media_type="application/json")
+        answer = asyncio.ensure_future(self._built(key, ttl_s, lambda: _json(build)))
         gone = asyncio.ensure_future(_disconnected(request))
         try:
             await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -63,15 +67,21 @@ class AnswerCache:
     async def kept(self, key: str, ttl_s: float | None, build: Callable[[], Awaitable[bytes]]) -> bytes:
         """The bytes kept under ``key``, or ``build()``'s, then kept for ``ttl_s``."""
         ttl_s = self.default_ttl_s if ttl_s is None else ttl_s
-        if not ttl_s:
-            return await build()
+        hit = await self._hit(key) if ttl_s else None
+        return hit if hit is not None else await self._built(key, ttl_s, build)
+
+    async def _hit(self, key: str) -> bytes | None:
         try:
             hit = await self.redis.get(key)
         except CACHE_ERRORS as exc:
             log.warning("answer cache unavailable (Redis: %s)", exc)
-            hit = None
-        if hit is not None:
-            return hit if isinstance(hit, bytes) else hit.encode()
+            return None
+        return hit if hit is None or isinstance(hit, bytes) else hit.encode()
+
+    async def _built(self, key: str, ttl_s: float, build: Callable[[], Awaitable[bytes]]) -> bytes:
+        """``build()``'s bytes, kept for ``ttl_s`` (0: not kept, built by each caller)."""
+        if not ttl_s:
+            return await build()
         # One build per key at a time in this process: those asking while it runs wait for it (a page that
         # expired while many viewers ask for it is read once, not once by each).
         building = self._building.get(key)

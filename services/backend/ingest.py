@@ -15,7 +15,7 @@ from services.backend.access import ingest_token
 from services.backend.deps import BackendDep
 from services.backend.errors import StreamUnavailable
 from services.backend.schemas import IngestAnswer, IngestError, IngestRequest, IngestResult
-from services.common.messages import MessageError, PostMessage
+from services.common.messages import MessageError, PostMessage, lone_surrogate
 from services.common.redis import redis_unavailable
 
 router = APIRouter(dependencies=[Depends(ingest_token)])
@@ -41,7 +41,7 @@ async def ingest(body: IngestRequest, backend: BackendDep) -> IngestAnswer | JSO
     results: list[IngestResult] = []
     for index, fields in enumerate(body.posts):
         post_id = fields.get("post_id")
-        post_id = post_id if isinstance(post_id, str) and _encodable(post_id) else None
+        post_id = post_id if isinstance(post_id, str) and lone_surrogate(post_id) is None else None
         try:
             valid.append(PostMessage.parse(fields))
         except MessageError as exc:
@@ -60,11 +60,3 @@ async def ingest(body: IngestRequest, backend: BackendDep) -> IngestAnswer | JSO
     if not valid:
         return JSONResponse(answer.model_dump(mode="json"), status_code=422)
     return answer
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

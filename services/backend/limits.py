@@ -51,7 +51,7 @@ class Guard:
                 origin = value
         refusal = self.refusal(scope, host.decode("latin-1"), origin.decode("latin-1"), authorization, length)
         if refusal is not None:
-            await _answer(scope, send, refusal)
+            await answer(scope, send, refusal)
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -102,16 +102,17 @@ class Guard:
         return counted
 
 
-async def _answer(scope: Scope, send: Send, refusal: HTTPException) -> None:
+async def answer(scope: Scope, send: Send, refusal: HTTPException) -> None:
     """The refusal as a JSON answer; to a WebSocket handshake, as its HTTP answer (or, on a server without
-    the denial extension, a close before accepting, which the client sees as 403)."""
+    the denial extension, a close before accepting: 1013, try again later, for a 503; else 1008)."""
     body = json.dumps({"detail": refusal.detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in (refusal.headers or {}).items()]
     kind = "http"
     if scope["type"] == "websocket":
         if "websocket.http.response" not in scope.get("extensions", {}):
-            await send({"type": "websocket.close", "code": 1008, "reason": str(refusal.detail)[:120]})
+            code = 1013 if refusal.status_code == 503 else 1008
+            await send({"type": "websocket.close", "code": code, "reason": str(refusal.detail)[:120]})
             return
         kind = "websocket.http"
     await send({"type": f"{kind}.response.start", "status": refusal.status_code, "headers": headers})

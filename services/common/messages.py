@@ -54,13 +54,9 @@ class PostMessage(BaseModel):
     def _unicode(cls, value: object) -> object:
         # A JSON string can hold half a surrogate pair ("\ud800"), which no UTF-8 text (Redis, PostgreSQL,
         # the answer) can carry.
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    f"is not valid Unicode (a lone surrogate at character {exc.start})"
-                ) from None
+        at = lone_surrogate(value) if isinstance(value, str) else None
+        if at is not None:
+            raise ValueError(f"is not valid Unicode (a lone surrogate at character {at})")
         return value
 
     @field_validator("created_at")
@@ -110,6 +106,15 @@ class PostMessage(BaseModel):
     def to_stream(self) -> dict[str, str]:
         """The entry's fields for XADD."""
         return self.model_dump(mode="json")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where ``text`` holds half a surrogate pair, which UTF-8 cannot carry; None when it holds none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def _field_error(err: ErrorDetails) -> FieldError:

@@ -17,10 +17,7 @@ def parse_utc(value: object) -> datetime:
     guessed zone would put it in the wrong one.
     """
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 timestamp: {value[:64]!r}") from None
+        parsed = _from_iso(value)
     elif isinstance(value, datetime):
         parsed = value
     else:
@@ -46,13 +43,16 @@ def parse_query_utc(value: object) -> datetime:
     """As ``parse_utc``, but a time without an offset is read as UTC: what a query parameter asks for only
     moves a window, and clients of such APIs often send ``2026-11-28T16:00:00``."""
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 timestamp: {value[:64]!r}") from None
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
+        parsed = _from_iso(value)
+        return parse_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
     return parse_utc(value)
+
+
+def _from_iso(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 timestamp: {text[:64]!r}") from None
 
 
 QueryDatetime = Annotated[datetime, BeforeValidator(parse_query_utc)]
