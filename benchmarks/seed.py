@@ -64,7 +64,7 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
     started = time.perf_counter()
     try:
         await conn.execute(
-            "TRUNCATE social_media_posts, sentiment_analysis, sentiment_alerts RESTART IDENTITY CASCADE"
+            "TRUNCATE social_media_posts, sentiment_analysis, post_ids, sentiment_alerts RESTART IDENTITY CASCADE"
         )
         posts: list[tuple[object, ...]] = []
         analyses: list[tuple[object, ...]] = []

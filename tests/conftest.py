@@ -56,8 +56,8 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE social_media_posts, sentiment_analysis, sentiment_alerts, dead_letters "
-                "RESTART IDENTITY CASCADE"
+                "TRUNCATE social_media_posts, sentiment_analysis, post_ids, sentiment_alerts, "
+                "dead_letters RESTART IDENTITY CASCADE"
             )
         )
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -23,6 +24,13 @@ from services.launcher.tritonserver import EmbeddedTriton
 def as_role(database_url: str, role: str) -> str:
     """The URL with another user: a role of migration 0004, which the local PostgreSQL lets in (trust)."""
     return make_url(database_url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+def days_ago(days: int, hour: int = 12, minute: int = 0) -> datetime:
+    """A time of day ``days`` days before today (UTC): posts in tests are dated within RETENTION_DAYS of
+    whenever the tests run, since an older post is refused."""
+    now = datetime.now(UTC)
+    return (now - timedelta(days=days)).replace(hour=hour, minute=minute, second=0, microsecond=0)
 
 
 def free_port() -> int:

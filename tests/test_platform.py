@@ -302,5 +302,16 @@ def test_a_second_start_is_refused_and_ctrl_c_stops_everything(platform: Running
     assert "run       | stopped" in log
     left = [p for p in platform.started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert left == [], f"still running after Ctrl-C: {left}"
-    for name in ("backend", "worker-1", "triton", "ingester", "postgres", "redis", "migrate", "dashboard"):
+    names = (
+        "backend",
+        "worker-1",
+        "triton",
+        "ingester",
+        "postgres",
+        "redis",
+        "migrate",
+        "partitions",
+        "dashboard",
+    )
+    for name in names:
         assert (platform.folder / "logs" / f"{name}.log").stat().st_size > 0, f"{name} wrote no log"

@@ -13,7 +13,13 @@ from typing import Any, Literal
 from sqlalchemy import Select, String, cast, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db.models import SentimentAnalysis, SentimentRollup, SocialMediaPost, UtcTime
+from services.common.db.models import (
+    SentimentAnalysis,
+    SentimentRollup,
+    SocialMediaPost,
+    UtcTime,
+    its_post,
+)
 from services.common.labels import Emotion, Sentiment
 
 Period = Literal["minute", "hour", "day"]
@@ -142,9 +148,7 @@ class SentimentAggregator:
             bucket = when if grain == period else func.date_trunc(period, when, "UTC")
         query = select(bucket, cast(label, String), posts, confidence)
         if not grain:
-            query = query.select_from(SocialMediaPost).join(
-                SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id
-            )
+            query = query.select_from(SocialMediaPost).join(SentimentAnalysis, its_post())
         return query.where(*where).group_by(bucket, label)
 
     async def _counts(self, by: str, f: Filters, period: Period | None) -> Rows:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.backend.aggregation import Filters, SentimentAggregator
 from services.backend.errors import UnknownCursor
 from services.backend.schemas import Analysis, Post, Posts
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import PostId, SentimentAnalysis, SocialMediaPost, its_post
 from services.common.labels import Emotion, Sentiment
 
 
@@ -73,7 +73,7 @@ async def _rows(conn: AsyncConnection, query: FeedQuery) -> list[Post]:
             SentimentAnalysis.emotion,
             SentimentAnalysis.model_name,
         )
-        .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
+        .join(SentimentAnalysis, its_post())
         .where(*where)
         .order_by(SocialMediaPost.created_at.desc(), SocialMediaPost.id.desc())
         .limit(query.limit)
@@ -101,7 +101,12 @@ async def _older_than(conn: AsyncConnection, post_id: str) -> ColumnElement[bool
     """Posts after ``post_id`` in the feed's order (created_at, then id, both descending)."""
     anchor = (
         await conn.execute(
-            select(SocialMediaPost.created_at, SocialMediaPost.id).where(SocialMediaPost.post_id == post_id)
+            select(SocialMediaPost.created_at, SocialMediaPost.id).where(
+                SocialMediaPost.post_id == post_id,
+                # its day, from the registry: one partition read, not all of them
+                SocialMediaPost.created_at
+                == select(PostId.created_at).where(PostId.post_id == post_id).scalar_subquery(),
+            )
         )
     ).first()
     if anchor is None:

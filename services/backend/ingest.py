@@ -43,7 +43,7 @@ async def ingest(body: IngestRequest, backend: BackendDep) -> IngestAnswer | JSO
         post_id = fields.get("post_id")
         post_id = post_id if isinstance(post_id, str) and lone_surrogate(post_id) is None else None
         try:
-            valid.append(PostMessage.parse(fields))
+            valid.append(PostMessage.parse(fields, backend.settings.retention_days))
         except MessageError as exc:
             errors = [IngestError(field=e.field, message=e.message) for e in exc.errors]
             results.append(IngestResult(index=index, post_id=post_id, accepted=False, errors=errors))

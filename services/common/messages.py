@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from services.common.timestamps import UtcDatetime, utcnow
@@ -61,10 +61,17 @@ class PostMessage(BaseModel):
 
     @field_validator("created_at")
     @classmethod
-    def _not_ahead(cls, value: datetime) -> datetime:
+    def _in_window(cls, value: datetime, info: ValidationInfo) -> datetime:
         if value > utcnow() + CREATED_AT_MAX_AHEAD:
             hours = CREATED_AT_MAX_AHEAD.total_seconds() / 3600
             raise ValueError(f"is more than {hours:g} hour(s) ahead of now: not a real post's time")
+        # Where the post would be stored (the worker, and the producers checking for it), a post older than
+        # the days kept is refused: its day has no partition, and would be dropped anyway.
+        days = (info.context or {}).get("retention_days")
+        if days is not None and value < utcnow() - timedelta(days=days):
+            raise ValueError(
+                f"is older than the {days} days kept (RETENTION_DAYS): a post that old is not stored"
+            )
         return value
 
     @field_validator("content", "author")
@@ -77,15 +84,18 @@ class PostMessage(BaseModel):
         return value
 
     @classmethod
-    def parse(cls, fields: Mapping[str, object]) -> "PostMessage":
-        """Validate a mapping of field values; MessageError names every field at fault."""
+    def parse(cls, fields: Mapping[str, object], retention_days: int | None = None) -> "PostMessage":
+        """Validate a mapping of field values; MessageError names every field at fault. With
+        ``retention_days``, a post older than that many days is refused too."""
         try:
-            return cls.model_validate(fields)
+            return cls.model_validate(fields, context={"retention_days": retention_days})
         except ValidationError as exc:
             raise MessageError([_field_error(err) for err in exc.errors()]) from None
 
     @classmethod
-    def from_stream(cls, fields: Mapping[bytes, bytes] | Mapping[str, str]) -> "PostMessage":
+    def from_stream(
+        cls, fields: Mapping[bytes, bytes] | Mapping[str, str], retention_days: int | None = None
+    ) -> "PostMessage":
         """Decode an entry as redis-py returns it (bytes or str) and validate it."""
         decoded: dict[str, str] = {}
         errors: list[FieldError] = []
@@ -101,7 +111,7 @@ class PostMessage(BaseModel):
                 decoded[key] = raw_value
         if errors:
             raise MessageError(errors)
-        return cls.parse(decoded)
+        return cls.parse(decoded, retention_days)
 
     def to_stream(self) -> dict[str, str]:
         """The entry's fields for XADD."""

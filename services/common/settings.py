@@ -117,6 +117,28 @@ class Settings(BaseSettings):
         le=3600,
         description="How long the migrate command waits for PostgreSQL before it gives up (exit 1).",
     )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days of posts and analyses kept, by the post's created_at: the partition maintenance "
+        "drops each day's partitions once the whole day is older (an hour's grace after). A post older than "
+        "this is refused (a 422 naming created_at, a dead letter, a replay's invalid record).",
+    )
+    rollup_retention_days: int = Field(
+        400,
+        ge=1,
+        le=36500,
+        description="Days of minute and hour rollups kept (at least RETENTION_DAYS): the charts keep counting "
+        "the days whose posts are dropped.",
+    )
+    partition_maintenance_every_s: float = Field(
+        3600.0,
+        ge=10,
+        le=86400,
+        description="How often the partition maintenance of make run and Compose runs (it makes days ahead, drops days past "
+        "RETENTION_DAYS); elsewhere run python -m services.common.db.partitions from a scheduler.",
+    )
     api_statement_timeout_ms: int = Field(
         10_000,
         ge=100,
@@ -497,6 +519,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [host.strip().lower() for host in value.split(",") if host.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _retention(self) -> "Settings":
+        if self.rollup_retention_days < self.retention_days:
+            raise ValueError(
+                f"ROLLUP_RETENTION_DAYS: {self.rollup_retention_days} is less than RETENTION_DAYS "
+                f"({self.retention_days}): the rollups must outlive the posts they count"
+            )
+        return self
 
     @model_validator(mode="after")
     def _public_host(self) -> "Settings":

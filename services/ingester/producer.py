@@ -33,14 +33,22 @@ class Tally:
         text = f"sent {self.sent} posts in {seconds:.1f} s ({rate:.1f}/s); {self.invalid} invalid, skipped"
         if self.waited_s:
             text += f"; waited {self.waited_s:.1f} s for the backlog to drain"
-        for reason, n in self.reasons.most_common(5):
+        for reason, n in self.reasons.most_common(10):
             text += f"\n  {n} x {reason}"
         return text
 
 
 class Producer:
-    def __init__(self, client: aioredis.Redis, names: RedisNames, max_backlog: int, batch: int = 100) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        names: RedisNames,
+        max_backlog: int,
+        batch: int = 100,
+        retention_days: int | None = None,
+    ) -> None:
         self.client = client
+        self.retention_days = retention_days  # a post older is refused here, as the worker would
         self.writer = StreamWriter(client, names, max_backlog)
         self.batch = batch
         self.tally = Tally()
@@ -50,12 +58,18 @@ class Producer:
     def for_settings(cls, settings: Settings, rate: float) -> "Producer":
         """A producer on REDIS_URL sending batches fit for ``rate`` posts a second."""
         names = RedisNames(settings.redis_key_prefix)
-        return cls(redis_client(settings, "pipeline"), names, settings.stream_max_backlog, batch_for(rate))
+        return cls(
+            redis_client(settings, "pipeline"),
+            names,
+            settings.stream_max_backlog,
+            batch_for(rate),
+            settings.retention_days,
+        )
 
     def check(self, fields: Mapping[str, object]) -> PostMessage | None:
         """The record as a message, or None (reported) when it breaks the schema."""
         try:
-            return PostMessage.parse(fields)
+            return PostMessage.parse(fields, self.retention_days)
         except MessageError as exc:
             self.tally.invalid += 1
             for error in exc.errors:

@@ -54,13 +54,20 @@ class Platform(Supervisor):
             )
 
     async def up(self) -> None:
-        """Every part, in order: datastores, schema, Triton, workers, API, ingester, dashboard."""
+        """Every part, in order: datastores, schema (and partition maintenance on a timer), Triton,
+        workers, API, ingester, dashboard."""
         settings, python = self.settings, sys.executable
         self.check_ports()
         postgres, redis = datastores.data_services(settings, self.data)
         await datastores.ensure(self, postgres, settings)
         await datastores.ensure(self, redis, settings)
         await self.run_once("migrate", [python, "-m", "services.common.db.migrate"])
+        # Days made ahead and days past RETENTION_DAYS dropped, as the schema owner (the migrate command's
+        # role); elsewhere a cron job or a Kubernetes CronJob runs it once at a time.
+        every = str(settings.partition_maintenance_every_s)
+        await self.start(
+            Service("partitions", [python, "-m", "services.common.db.partitions", "--every", every])
+        )
         await self.start(self._triton(), STARTUP_TIMEOUT_S["triton"])
         for i in range(self.workers):
             port = self.worker_ports[i] if self.worker_ports else 0

@@ -13,12 +13,12 @@ Valid = tuple[Entry, PostMessage]
 Refused = tuple[Entry, str]  # an entry and the reason it is dead-lettered
 
 
-def validate(batch: list[Entry]) -> tuple[list[Valid], list[Refused]]:
-    """The entries that are posts, and the others with what is wrong with them."""
+def validate(batch: list[Entry], retention_days: int) -> tuple[list[Valid], list[Refused]]:
+    """The entries that are posts (of the days kept), and the others with what is wrong with them."""
     valid, dead = [], []
     for entry in batch:
         try:
-            valid.append((entry, PostMessage.from_stream(entry.fields)))
+            valid.append((entry, PostMessage.from_stream(entry.fields, retention_days)))
         except MessageError as exc:
             dead.append((entry, str(exc)))
     return valid, dead

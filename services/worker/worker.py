@@ -246,7 +246,7 @@ class Worker:
     async def process(self, batch: list[Entry]) -> None:
         """A batch, top to bottom: validate, look up what is stored, classify the new posts in one call,
         store them in one transaction, settle (publish, dead-letter, acknowledge)."""
-        valid, dead = validate(batch)
+        valid, dead = validate(batch, self.settings.retention_days)
         known = await self.look_up([post.post_id for _, post in valid])
         new = first_unknown(valid, known)
         if new:

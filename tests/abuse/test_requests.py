@@ -14,6 +14,7 @@ import redis
 
 from services.common.settings import Settings
 from tests.abuse.conftest import TOKEN, Api
+from tests.support import days_ago
 
 MIB = 1024 * 1024
 OVERFLOWS = ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00")
@@ -121,7 +122,7 @@ GOOD = {
     "source": "test",
     "content": "fine",
     "author": "me",
-    "created_at": "2026-11-30T10:00:00Z",
+    "created_at": days_ago(2, hour=10).isoformat(),
 }
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.backend.app import create_app
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import PostId, SentimentAnalysis, SocialMediaPost
 from services.common.db.roles import API_ROLE
 from services.common.labels import Emotion, Sentiment
 from services.common.settings import Settings
@@ -79,9 +79,11 @@ async def posts(session: AsyncSession) -> list[str]:
                 ingested_at=created,
             )
         )
+        session.add(PostId(post_id=post_id, created_at=created))
         analyses.append(
             SentimentAnalysis(
                 post_id=post_id,
+                created_at=created,
                 model_name="minilm-bundle@2",
                 sentiment_label=sentiment,
                 confidence_score=0.5 + i / 100,
@@ -115,16 +117,20 @@ async def add_posts(
         SocialMediaPost(post_id=post_id, source=source, content="text", author="someone", created_at=created)
         for post_id, (_, created) in zip(ids, posts, strict=True)
     )
+    session.add_all(
+        PostId(post_id=post_id, created_at=created) for post_id, (_, created) in zip(ids, posts, strict=True)
+    )
     await session.flush()
     session.add_all(
         SentimentAnalysis(
             post_id=post_id,
+            created_at=created,
             model_name="minilm-bundle@2",
             sentiment_label=sentiment,
             confidence_score=0.8,
             emotion=EMOTION_OF[sentiment],
         )
-        for post_id, (sentiment, _) in zip(ids, posts, strict=True)
+        for post_id, (sentiment, created) in zip(ids, posts, strict=True)
     )
     await session.commit()
     return ids

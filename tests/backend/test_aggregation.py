@@ -14,6 +14,7 @@ from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.labels import Emotion, Sentiment
 from services.common.timestamps import format_utc
 from tests.backend.conftest import LABELS, NOW
+from tests.support import days_ago
 
 
 def created(i: int) -> datetime:
@@ -160,7 +161,7 @@ async def test_every_answer_matches_counting_the_posts_one_by_one(
     """Random posts over three hours (many on a minute or hour boundary), random ranges (many ending on a
     boundary): the rollup-backed answers equal a count over the posts themselves."""
     rng = random.Random(7)
-    base = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
+    base = days_ago(4, hour=9, minute=58)
     made = []
     for i in range(400):
         offset = rng.choice([0, 60, 120, 3600, 3660, rng.uniform(0, 3 * 3600)])
@@ -179,8 +180,10 @@ async def test_every_answer_matches_counting_the_posts_one_by_one(
     )
     await session.flush()
     session.add_all(
-        SentimentAnalysis(post_id=p, model_name="m", sentiment_label=s, emotion=e, confidence_score=x)
-        for p, _, _, s, e, x in made
+        SentimentAnalysis(
+            post_id=p, created_at=c, model_name="m", sentiment_label=s, emotion=e, confidence_score=x
+        )
+        for p, c, _, s, e, x in made
     )
     await session.commit()
     aggregator = SentimentAggregator(engine)

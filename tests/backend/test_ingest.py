@@ -12,6 +12,7 @@ from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from tests.backend.conftest import client_for
+from tests.support import days_ago
 
 TOKEN = "ingest-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -23,7 +24,7 @@ def post(i: int, **changes: object) -> dict[str, object]:
         "source": "twitter",
         "content": f"post {i}",
         "author": "someone",
-        "created_at": "2026-11-28T12:00:00Z",
+        "created_at": days_ago(4).isoformat(),
     }
     return fields | changes
 
@@ -53,13 +54,26 @@ async def test_a_missing_or_wrong_token_is_401(ingest: httpx.AsyncClient, header
 async def test_valid_posts_go_on_the_stream_and_each_bad_one_says_why(
     ingest: httpx.AsyncClient, redis: aioredis.Redis, names: RedisNames
 ) -> None:
-    posts = [post(0), post(1, created_at="yesterday"), post(2, source=""), post(3), {"content": "no id"}]
+    posts = [
+        post(0),
+        post(1, created_at="yesterday"),
+        post(2, source=""),
+        post(3),
+        {"content": "no id"},
+        post(5, created_at="2001-09-09T01:46:40Z"),
+    ]
     answer = await ingest.post("/api/ingest", json={"posts": posts}, headers=AUTH)
     assert answer.status_code == 202
     body = answer.json()
-    assert (body["accepted"], body["rejected"]) == (2, 3)
-    assert [r["accepted"] for r in body["results"]] == [True, False, False, True, False]
-    assert [r["post_id"] for r in body["results"]] == ["in-0", "in-1", "in-2", "in-3", None]
+    assert (body["accepted"], body["rejected"]) == (2, 4)
+    assert [r["accepted"] for r in body["results"]] == [True, False, False, True, False, False]
+    assert [r["post_id"] for r in body["results"]] == ["in-0", "in-1", "in-2", "in-3", None, "in-5"]
+    assert body["results"][5]["errors"] == [
+        {
+            "field": "created_at",
+            "message": "is older than the 30 days kept (RETENTION_DAYS): a post that old is not stored",
+        }
+    ]
     assert body["results"][1]["errors"] == [
         {"field": "created_at", "message": "not an ISO 8601 timestamp: 'yesterday'"}
     ]

@@ -107,3 +107,19 @@ async def test_a_message_survives_a_trip_through_the_real_stream(
     [(read_id, fields)] = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(names.stream))
     assert read_id == entry_id
     assert PostMessage.from_stream(fields) == sent
+
+
+def test_where_posts_are_stored_one_older_than_the_days_kept_is_refused() -> None:
+    # The producers and the worker check with RETENTION_DAYS; the schema alone has no such bound.
+    old = {**GOOD, "created_at": "2001-09-09T01:46:40Z"}
+    assert PostMessage.parse(old).created_at.year == 2001
+    with pytest.raises(MessageError) as refused:
+        PostMessage.parse(old, retention_days=30)
+    assert str(refused.value) == (
+        "created_at: is older than the 30 days kept (RETENTION_DAYS): a post that old is not stored"
+    )
+    recent = {**GOOD, "created_at": (datetime.now(UTC) - timedelta(days=29)).isoformat()}
+    assert PostMessage.parse(recent, retention_days=30)
+    raw = {key.encode(): value.encode() for key, value in old.items()}
+    with pytest.raises(MessageError, match="RETENTION_DAYS"):
+        PostMessage.from_stream(raw, retention_days=30)

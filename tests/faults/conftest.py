@@ -163,7 +163,9 @@ async def rig(
     engine = create_engine(postgres.url(DATABASE))
     async with engine.begin() as conn:
         await conn.execute(
-            text("TRUNCATE social_media_posts, sentiment_analysis, dead_letters RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE social_media_posts, sentiment_analysis, post_ids, dead_letters RESTART IDENTITY CASCADE"
+            )
         )
     # The test's own client rides out the restarts it causes.
     retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 40)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from services.common.events import PostEvent, parse_event
 from services.common.names import RedisNames
 from services.launcher.datastores import REDIS_PERSISTENCE, postgres_binaries
-from tests.support import free_port
+from tests.support import days_ago, free_port
 
 # Texts that LATIN1 can hold: the suite's database is LATIN1, where an emoji is a class-22 poison.
 TEXTS = [
@@ -236,7 +236,7 @@ class Flow:
             "source": ["twitter", "reddit", "mastodon"][i % 3],
             "content": content or f"{TEXTS[i % len(TEXTS)]} ({i})",
             "author": f"user{i % 7}",
-            "created_at": "2026-11-30T12:00:00Z",
+            "created_at": days_ago(2).isoformat(),
         }
 
     async def send(self, client: aioredis.Redis, fields: dict[str, str]) -> None:

@@ -14,15 +14,18 @@ from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.ingester.replay import ReplayError, parse_mapping
+from tests.support import days_ago
 from tests.worker.conftest import worker_env
 
+DAY = days_ago(3).date().isoformat()  # within the days kept, whenever the tests run
 ROWS = [
-    {"id": "a1", "text": "Loving the new update!", "user": {"name": "ann"}, "time": "2024-03-01T10:00:00Z"},
-    {"id": "a2", "text": "Worst release ever", "user": {"name": "bob"}, "time": "2024-03-01T10:05:00+01:00"},
-    {"id": "a3", "text": "", "user": {"name": "cy"}, "time": "2024-03-01T10:06:00Z"},  # empty content
+    {"id": "a1", "text": "Loving the new update!", "user": {"name": "ann"}, "time": f"{DAY}T10:00:00Z"},
+    {"id": "a2", "text": "Worst release ever", "user": {"name": "bob"}, "time": f"{DAY}T10:05:00+01:00"},
+    {"id": "a3", "text": "", "user": {"name": "cy"}, "time": f"{DAY}T10:06:00Z"},  # empty content
     {"id": "a4", "text": "no time given", "user": {"name": "dee"}},  # no created_at
     {"id": "a5", "text": "past the calendar", "user": {"name": "eve"}, "time": "9999-12-31T23:59:59-01:00"},
     {"id": "a6", "text": "from the future", "user": {"name": "fay"}, "time": "2999-01-01T00:00:00Z"},
+    {"id": "a7", "text": "an archive", "user": {"name": "gus"}, "time": "2024-03-01T10:00:00Z"},  # not kept
 ]
 MAP = [
     "--map",
@@ -61,9 +64,11 @@ async def test_a_jsonl_file_is_replayed_with_its_own_times_and_bad_records_repor
     assert done.returncode == 0, done.stderr
     sent = await posts(redis, names)
     assert [(p.post_id, p.author, p.source) for p in sent] == [("a1", "ann", "forum"), ("a2", "bob", "forum")]
-    assert sent[1].created_at.isoformat() == "2024-03-01T09:05:00+00:00", "the post's own time, in UTC"
+    assert sent[1].created_at.isoformat() == f"{DAY}T09:05:00+00:00", "the post's own time, in UTC"
     assert "sent 2 posts" in done.stderr
-    assert "5 invalid, skipped" in done.stderr
+    assert "6 invalid, skipped" in done.stderr
+    # said as the record is read, before anything of it is sent, and again in the summary
+    assert "skipped an invalid record (a7): created_at: is older than the 30 days kept" in done.stderr
     assert "content: required" in done.stderr
     assert "created_at: required" in done.stderr
     assert "created_at: timestamp is out of range once converted to UTC" in done.stderr
@@ -80,7 +85,7 @@ async def test_a_csv_file_is_replayed_at_a_rate(
         writer.writeheader()
         for i in range(10):
             writer.writerow(
-                {"id": f"c{i}", "body": f"post number {i}", "who": "eve", "at": f"2024-01-01T00:00:0{i}Z"}
+                {"id": f"c{i}", "body": f"post number {i}", "who": "eve", "at": f"{DAY}T00:00:0{i}Z"}
             )
     done = replay(
         settings, str(file), "--rate", "20", "--map", "post_id=id", "--map", "content=body",

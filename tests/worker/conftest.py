@@ -4,7 +4,7 @@ import asyncio
 import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,10 @@ from services.launcher.tritonserver import EmbeddedTriton
 from services.worker import dead_letters
 from services.worker.dead_letters import DeadLetter
 from services.worker.worker import Worker
-from tests.support import as_role
+from tests.support import as_role, days_ago
+
+# When the posts of these tests were made: within the days kept, whenever the tests run.
+WHEN = days_ago(4)
 
 TEXTS = [
     "I absolutely love this, best day of my life! 😍",
@@ -43,7 +46,7 @@ def post(i: int, content: str | None = None, **fields: str) -> dict[str, str]:
         source=["twitter", "reddit", "mastodon"][i % 3],
         content=f"{TEXTS[i % len(TEXTS)]} ({i})",
         author=f"user{i % 7}",
-        created_at=datetime(2026, 11, 28, 12, tzinfo=UTC) + timedelta(seconds=i),
+        created_at=WHEN + timedelta(seconds=i),
     )
     return {**message.to_stream(), **({} if content is None else {"content": content}), **fields}
 

@@ -2,7 +2,7 @@
 dead-lettered with its reason; outages pause without losing or dead-lettering anything."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db.engine import session_factory
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import SentimentAnalysis, SocialMediaPost, its_post
 from services.common.events import PostEvent
 from services.common.names import RedisNames
 from services.common.settings import Settings
@@ -21,6 +21,7 @@ from services.worker import dead_letters
 from services.worker.stream import Entry
 from tests.support import free_port, start_triton
 from tests.worker.conftest import (
+    WHEN,
     Running,
     add,
     at_least,
@@ -55,12 +56,12 @@ async def test_every_post_is_stored_once_with_its_analysis_and_event(
         row = (
             await conn.execute(
                 select(SocialMediaPost, SentimentAnalysis)
-                .join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
+                .join(SentimentAnalysis, its_post())
                 .where(SocialMediaPost.post_id == "p0")
             )
         ).one()
     assert row.ingested_at == Entry(ids[0], {}).ingested_at, "ingested_at is when XADD stored the entry"
-    assert row.created_at == datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert row.created_at == WHEN
     assert row.model_name.startswith("minilm-bundle@")
     event = next(e for e in events if e.data.post_id == "p0")
     assert event.data.sentiment_label == row.sentiment_label

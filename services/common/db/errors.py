@@ -30,10 +30,19 @@ def sqlstate(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def missing_partition(exc: BaseException) -> bool:
+    """A row dated where no partition is (23514, a check violation by its code): the partition maintenance
+    has not made that day yet. An outage, not the post's fault: the post is stored once the day exists."""
+    if sqlstate(exc) != "23514":
+        return False
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return "no partition of relation" in str(cause)
+
+
 def data_at_fault(exc: BaseException) -> bool:
     """The statement's data broke a rule: the same data fails the same way every time."""
     code = sqlstate(exc)
-    return code is not None and code[:2] in DATA_CLASSES
+    return code is not None and code[:2] in DATA_CLASSES and not missing_partition(exc)
 
 
 def database_away(exc: BaseException) -> bool:
@@ -43,6 +52,8 @@ def database_away(exc: BaseException) -> bool:
     if not isinstance(exc, DBAPIError):
         return False
     code = sqlstate(exc)
+    if missing_partition(exc):
+        return True
     if code is None:
         cause = exc.orig.__cause__ if exc.orig is not None else None
         lost = (OSError, TimeoutError, asyncpg.exceptions.ConnectionDoesNotExistError)
@@ -55,4 +66,7 @@ def summary(exc: DBAPIError) -> str:
     message carries: a post's text has no place in a log line or a dead letter's reason."""
     cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ is not None else exc.orig
     code = sqlstate(exc)
-    return f"{type(cause).__name__}{f' ({code})' if code else ''}: {cause}"
+    text = f"{type(cause).__name__}{f' ({code})' if code else ''}: {cause}"
+    if missing_partition(exc):
+        text += " (the day has no partition yet: run python -m services.common.db.partitions)"
+    return text

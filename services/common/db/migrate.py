@@ -1,7 +1,8 @@
 """Wait for PostgreSQL, create the database if it is missing, and migrate its schema.
 
-python -m services.common.db.migrate                   # wait, create, upgrade to the newest revision, and
-                                                       # give the roles their passwords (when set)
+python -m services.common.db.migrate                   # wait, create, upgrade to the newest revision, make
+                                                       # the partitions of the retention window, and give
+                                                       # the roles their passwords (when set)
 python -m services.common.db.migrate --downgrade base  # undo migrations down to a revision
 """
 
@@ -19,8 +20,10 @@ from sqlalchemy.engine import make_url
 from tenacity import stop_after_delay
 
 from services.common.cli import start
+from services.common.db.partitions import maintain_database
 from services.common.db.roles import API_ROLE, WORKER_ROLE, set_passwords
 from services.common.retry import waiting_out
+from services.common.settings import Settings
 
 log = logging.getLogger("migrate")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -98,9 +101,24 @@ async def give_passwords(database_url: str, api: SecretStr, worker: SecretStr) -
     log.info("password set for %s", ", ".join(given))
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate up to ``revision``. Call from sync code: Alembic runs its own event loop."""
+def _default(name: str) -> int:
+    value = Settings.model_fields[name].default
+    assert isinstance(value, int)
+    return value
+
+
+def upgrade(
+    database_url: str,
+    revision: str = "head",
+    *,
+    retention_days: int = _default("retention_days"),
+    rollup_retention_days: int = _default("rollup_retention_days"),
+) -> None:
+    """Migrate up to ``revision``; at the head, run the partition maintenance, so that every day of the
+    retention window has its partitions. Call from sync code: Alembic runs its own event loop."""
     command.upgrade(alembic_config(database_url), revision)
+    if revision == "head":
+        asyncio.run(maintain_database(database_url, retention_days, rollup_retention_days))
 
 
 def downgrade(database_url: str, revision: str) -> None:
@@ -128,8 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         downgrade(settings.database_url, args.downgrade)
         log.info("schema at %s", args.downgrade)
         return 0
-    upgrade(settings.database_url)
-    log.info("schema at head")
+    upgrade(
+        settings.database_url,
+        retention_days=settings.retention_days,
+        rollup_retention_days=settings.rollup_retention_days,
+    )
+    log.info("schema at head, partitions made for the %d days kept", settings.retention_days)
     asyncio.run(
         give_passwords(
             settings.database_url, settings.api_database_password, settings.worker_database_password

@@ -1,5 +1,5 @@
 """The three tables of the data model (docs/architecture.md), with the original specification's column
-names, the rollup that the aggregations read, and the dead letters."""
+names, the post_id registry, the rollup that the aggregations read, and the dead letters."""
 
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,6 @@ from sqlalchemy import (
     DateTime,
     Enum,
     Float,
-    ForeignKey,
     Identity,
     Integer,
     LargeBinary,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import AUTHOR_MAX_CHARS, POST_ID_MAX_CHARS, SOURCE_MAX_CHARS
@@ -56,32 +56,64 @@ def _label(enum: type[Sentiment] | type[Emotion], name: str) -> Enum:
 UtcTime = DateTime(timezone=True)
 
 
+# Posts and analyses are partitioned by day of the post's own ``created_at`` (services/common/db/partitions.py,
+# docs/storage.md): what every read filters on, and what retention drops by. A key of a partitioned table must
+# hold the partition key, so a post is known by (post_id, created_at) wherever it is kept, and ``PostId``
+# keeps each post_id once.
+PARTITIONED_BY_DAY = {"postgresql_partition_by": "RANGE (created_at)"}
+
+
+class PostId(Base):
+    """Every post_id stored, once, with its post's ``created_at``: inserted first in the transaction that
+    stores the post, so a post_id redelivered (with any ``created_at``) is found here and stored once. A small
+    table, not partitioned; maintenance forgets the ids of the days it drops."""
+
+    __tablename__ = "post_ids"
+
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTime, index=True)
+
+
 class SocialMediaPost(Base):
     __tablename__ = "social_media_posts"
+    __table_args__ = (PARTITIONED_BY_DAY,)
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), unique=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
     source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS), index=True)
     content: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(AUTHOR_MAX_CHARS))
-    created_at: Mapped[datetime] = mapped_column(UtcTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTime, primary_key=True, index=True)
     ingested_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())
 
 
 class SentimentAnalysis(Base):
+    """One analysis per post, in the partition of its post's day. It refers to its post by (post_id,
+    created_at) without a declared foreign key: dropping a day's partition of a table that a foreign key
+    references takes locks that deadlock with the writers (measured; docs/storage.md). The worker writes
+    both in one transaction, and deleting a post deletes its analysis (migration 0005's trigger)."""
+
     __tablename__ = "sentiment_analysis"
     __table_args__ = (
         CheckConstraint("confidence_score >= 0 AND confidence_score <= 1", name="confidence_range"),
+        PARTITIONED_BY_DAY,
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    # Unique: one analysis row per post, so a redelivered message cannot add a second one.
-    post_id: Mapped[str] = mapped_column(ForeignKey(SocialMediaPost.post_id, ondelete="CASCADE"), unique=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTime, primary_key=True)
     model_name: Mapped[str] = mapped_column(String(128))
     sentiment_label: Mapped[Sentiment] = mapped_column(_label(Sentiment, "sentiment_label"), index=True)
     confidence_score: Mapped[float] = mapped_column(Float)
     emotion: Mapped[Emotion] = mapped_column(_label(Emotion, "emotion"))
     analyzed_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now(), index=True)
+
+
+def its_post() -> ColumnElement[bool]:
+    """An analysis's join to its post, on both keys: each look-up reads one day's partition."""
+    return (SentimentAnalysis.post_id == SocialMediaPost.post_id) & (
+        SentimentAnalysis.created_at == SocialMediaPost.created_at
+    )
 
 
 class SentimentAlert(Base):
@@ -106,9 +138,10 @@ class SentimentRollup(Base):
     """Analysed posts counted by ``grain`` ('minute' or 'hour') bucket of the post's ``created_at`` (UTC),
     source, sentiment and emotion, with the sum of their confidences.
 
-    Kept by PostgreSQL itself, in the transaction that writes the posts (triggers of migration 0002): an
-    analysis inserted adds to its buckets, a post deleted takes its analysis out, a TRUNCATE empties it. So
-    whole buckets can be read here instead of counting the posts, and the answer stays exact.
+    Kept by PostgreSQL itself, in the transaction that writes the posts (triggers of migrations 0002 and
+    0005): an analysis inserted adds to its buckets, a post deleted takes its analysis out, a TRUNCATE empties
+    it. So whole buckets can be read here instead of counting the posts, and the answer stays exact. A day's
+    partitions dropped by retention fire nothing: the buckets outlive the posts, up to ROLLUP_RETENTION_DAYS.
     """
 
     __tablename__ = "sentiment_rollup"

@@ -7,8 +7,16 @@ from sqlalchemy import inspect
 
 from services.common.db.engine import create_engine
 from services.common.db.migrate import alembic_config, downgrade, upgrade, wait_for_database
+from services.common.db.partitions import is_partition
 
-TABLES = {"social_media_posts", "sentiment_analysis", "sentiment_alerts", "sentiment_rollup", "dead_letters"}
+TABLES = {
+    "social_media_posts",
+    "sentiment_analysis",
+    "sentiment_alerts",
+    "sentiment_rollup",
+    "dead_letters",
+    "post_ids",
+}
 
 
 def schema(database_url: str) -> dict[str, object]:
@@ -17,16 +25,17 @@ def schema(database_url: str) -> dict[str, object]:
         async with engine.connect() as conn:
             found = await conn.run_sync(
                 lambda sync: {
-                    "tables": set(inspect(sync).get_table_names()) - {"alembic_version"},
+                    "tables": {name for name in inspect(sync).get_table_names() if not is_partition(name)}
+                    - {"alembic_version"},
+                    "partitions": {name for name in inspect(sync).get_table_names() if is_partition(name)},
                     "indexes": {
                         (table, tuple(ix["column_names"]))
                         for table in TABLES & set(inspect(sync).get_table_names())
                         for ix in inspect(sync).get_indexes(table)
                     },
-                    "unique": {
-                        (table, tuple(uq["column_names"]))
+                    "keys": {
+                        (table, tuple(inspect(sync).get_pk_constraint(table)["constrained_columns"]))
                         for table in TABLES & set(inspect(sync).get_table_names())
-                        for uq in inspect(sync).get_unique_constraints(table)
                     },
                 }
             )
@@ -59,11 +68,18 @@ def test_the_command_creates_the_database_and_migrates_up_and_down(scratch_url: 
         ("sentiment_analysis", ("analyzed_at",)),
         ("sentiment_analysis", ("sentiment_label",)),
     } <= found["indexes"]  # type: ignore[operator]
-    assert {("social_media_posts", ("post_id",)), ("sentiment_analysis", ("post_id",))} <= found["unique"]  # type: ignore[operator]
+    assert {
+        ("social_media_posts", ("post_id", "created_at")),
+        ("sentiment_analysis", ("post_id", "created_at")),
+        ("post_ids", ("post_id",)),
+    } <= found["keys"]  # type: ignore[operator]
+    # the partitions of the retention window (30 days by default), and three days ahead, for both tables
+    assert len(found["partitions"]) >= 2 * (30 + 3)  # type: ignore[arg-type]
 
     done = run_migrate(scratch_url, "--downgrade", "base")
     assert done.returncode == 0, done.stderr
     assert schema(scratch_url)["tables"] == set()
+    assert schema(scratch_url)["partitions"] == set()
 
     assert run_migrate(scratch_url).returncode == 0  # and up again
     assert schema(scratch_url)["tables"] == TABLES

@@ -1,5 +1,5 @@
-"""The rollup PostgreSQL keeps (migration 0002): after every kind of write it holds exactly what a GROUP BY
-over the posts and their analyses gives."""
+"""The rollup PostgreSQL keeps (migrations 0002 and 0005): after every kind of write it holds exactly what a
+GROUP BY over the posts and their analyses gives."""
 
 import asyncio
 import random
@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.db.engine import create_engine
 from services.common.db.migrate import upgrade, wait_for_database
-from services.common.db.models import SentimentAnalysis, SentimentRollup, SocialMediaPost
+from services.common.db.models import SentimentAnalysis, SentimentRollup, SocialMediaPost, its_post
 from services.common.labels import Emotion, Sentiment
 
-START = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
+# Three days ago, whenever the tests run (a post is stored only in the days kept).
+START = (datetime.now(UTC) - timedelta(days=3)).replace(hour=9, minute=58, second=0, microsecond=0)
 Key = tuple[str, datetime, str, str, str]
 
 
@@ -27,31 +28,42 @@ def truncate(moment: datetime, grain: str) -> datetime:
 async def add(session: AsyncSession, count: int, seed: int, prefix: str) -> None:
     """``count`` analysed posts at random times over 3 hours (some on the minute), in batches, as the
     worker writes them."""
-    rng = random.Random(seed)
-    for first in range(0, count, 25):
-        ids = [f"{prefix}-{i}" for i in range(first, min(first + 25, count))]
-        session.add_all(
-            SocialMediaPost(
-                post_id=post_id,
-                source=rng.choice(["twitter", "reddit"]),
-                content="text",
-                author="someone",
-                created_at=START + timedelta(seconds=rng.choice([0, 60, rng.uniform(0, 3 * 3600)])),
-            )
-            for post_id in ids
-        )
+    for chunk in generated(count, seed, prefix):
+        session.add_all(SocialMediaPost(**post) for post, _ in chunk)
         await session.flush()
-        session.add_all(
-            SentimentAnalysis(
-                post_id=post_id,
-                model_name="minilm-bundle@2",
-                sentiment_label=rng.choice(list(Sentiment)),
-                confidence_score=round(rng.random(), 4),
-                emotion=rng.choice(list(Emotion)),
-            )
-            for post_id in ids
-        )
+        session.add_all(SentimentAnalysis(**analysis) for _, analysis in chunk)
         await session.commit()
+
+
+Row = dict[str, object]
+
+
+def generated(count: int, seed: int, prefix: str) -> list[list[tuple[Row, Row]]]:
+    """The posts and analyses of ``add``, in batches of 25."""
+    rng = random.Random(seed)
+    batches = []
+    for first in range(0, count, 25):
+        batch = []
+        for i in range(first, min(first + 25, count)):
+            created = START + timedelta(seconds=rng.choice([0, 60, rng.uniform(0, 3 * 3600)]))
+            post: Row = {
+                "post_id": f"{prefix}-{i}",
+                "source": rng.choice(["twitter", "reddit"]),
+                "content": "text",
+                "author": "someone",
+                "created_at": created,
+            }
+            analysis: Row = {
+                "post_id": f"{prefix}-{i}",
+                "created_at": created,
+                "model_name": "minilm-bundle@2",
+                "sentiment_label": rng.choice(list(Sentiment)),
+                "confidence_score": round(rng.random(), 4),
+                "emotion": rng.choice(list(Emotion)),
+            }
+            batch.append((post, analysis))
+        batches.append(batch)
+    return batches
 
 
 async def expected(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]:
@@ -65,7 +77,7 @@ async def expected(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]
                 SentimentAnalysis.sentiment_label,
                 SentimentAnalysis.emotion,
                 SentimentAnalysis.confidence_score,
-            ).join(SentimentAnalysis, SentimentAnalysis.post_id == SocialMediaPost.post_id)
+            ).join(SentimentAnalysis, its_post())
         )
         for created, source, sentiment, emotion, score in rows:
             for grain in ("minute", "hour"):
@@ -117,9 +129,10 @@ async def test_a_redelivered_post_is_not_counted_twice(session: AsyncSession, en
     async with engine.begin() as conn:  # what the worker runs for a batch it has already stored
         await conn.execute(
             text(
-                "INSERT INTO sentiment_analysis (post_id, model_name, sentiment_label, confidence_score, emotion)"
-                " SELECT post_id, 'again', 'negative', 0.5, 'anger' FROM sentiment_analysis"
-                " ON CONFLICT (post_id) DO NOTHING"
+                "INSERT INTO sentiment_analysis"
+                " (post_id, created_at, model_name, sentiment_label, confidence_score, emotion)"
+                " SELECT post_id, created_at, 'again', 'negative', 0.5, 'anger' FROM sentiment_analysis"
+                " ON CONFLICT (post_id, created_at) DO NOTHING"
             )
         )
     await assert_rollup_matches(engine)
@@ -128,7 +141,9 @@ async def test_a_redelivered_post_is_not_counted_twice(session: AsyncSession, en
 async def test_deleting_posts_or_analyses_takes_them_out(session: AsyncSession, engine: AsyncEngine) -> None:
     await add(session, 150, seed=3, prefix="c")
     async with engine.begin() as conn:
-        await conn.execute(delete(SocialMediaPost).where(SocialMediaPost.post_id.like("c-1%")))  # cascades
+        await conn.execute(
+            delete(SocialMediaPost).where(SocialMediaPost.post_id.like("c-1%"))
+        )  # and their analyses
     await assert_rollup_matches(engine)
     async with engine.begin() as conn:
         await conn.execute(delete(SentimentAnalysis).where(SentimentAnalysis.post_id.like("c-2%")))
@@ -143,23 +158,44 @@ async def test_deleting_posts_or_analyses_takes_them_out(session: AsyncSession, 
 async def test_a_truncate_empties_it(session: AsyncSession, engine: AsyncEngine) -> None:
     await add(session, 20, seed=4, prefix="d")
     async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE social_media_posts CASCADE"))
+        await conn.execute(text("TRUNCATE social_media_posts, sentiment_analysis, post_ids"))
         assert await conn.scalar(select(func.count()).select_from(SentimentRollup)) == 0
 
 
-def test_the_migration_fills_it_from_the_posts_already_there(scratch_url: str) -> None:
+def test_the_migrations_fill_it_from_the_posts_already_there(scratch_url: str) -> None:
+    """0002 counts the posts of before the rollup; 0005 copies them into partitions, counted once."""
     asyncio.run(wait_for_database(scratch_url, timeout_s=10))
-    upgrade(scratch_url, "0001")  # before the rollup
+    upgrade(scratch_url, "0001")  # before the rollup, and before the partitions
 
     async def fill() -> None:
         engine = create_engine(scratch_url)
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            await add(session, 120, seed=5, prefix="e")
+        async with engine.begin() as conn:
+            for chunk in generated(120, seed=5, prefix="e"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO social_media_posts (post_id, source, content, author, created_at)"
+                        " VALUES (:post_id, :source, :content, :author, :created_at)"
+                    ),
+                    [post for post, _ in chunk],
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO sentiment_analysis"
+                        " (post_id, model_name, sentiment_label, confidence_score, emotion)"
+                        " VALUES (:post_id, :model_name, :sentiment_label, :confidence_score, :emotion)"
+                    ),
+                    [
+                        {**a, "sentiment_label": str(a["sentiment_label"]), "emotion": str(a["emotion"])}
+                        for _, a in chunk
+                    ],
+                )
         await engine.dispose()
 
     async def check() -> None:
         engine = create_engine(scratch_url)
         await assert_rollup_matches(engine)
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(func.count()).select_from(SocialMediaPost)) == 120
         await engine.dispose()
 
     asyncio.run(fill())

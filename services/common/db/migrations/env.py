@@ -7,6 +7,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.db.models import Base
+from services.common.db.partitions import is_partition
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,8 +21,18 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+def _not_a_partition(name: str | None, type_: str, _parent: object) -> bool:
+    """The models know the partitioned tables, not their days (made by the partition maintenance)."""
+    return not (type_ == "table" and name is not None and is_partition(name))
+
+
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_name=_not_a_partition,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
