@@ -139,9 +139,10 @@ def test_the_api_and_the_workers_connect_as_their_own_roles_and_the_ingester_not
     worker = f"postgresql+asyncpg://{WORKER_ROLE}:{PASSWORDS['WORKER_DATABASE_PASSWORD']}{database}"
     assert services["worker"]["environment"]["DATABASE_URL"] == worker
     assert "DATABASE_URL" not in services["ingester"]["environment"], "it needs no database"
-    # Each password only where it is used: the owner's in PostgreSQL and the migrations alone.
+    # Each password only where it is used: the owner's in PostgreSQL, the migrations and the partition
+    # maintenance (which makes and drops tables) alone.
     holders = {
-        "POSTGRES_PASSWORD": {"postgres", "migrate"},
+        "POSTGRES_PASSWORD": {"postgres", "migrate", "partitions"},
         "API_DATABASE_PASSWORD": {"migrate", "backend"},
         "WORKER_DATABASE_PASSWORD": {"migrate", "worker"},
     }
