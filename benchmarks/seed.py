@@ -47,6 +47,7 @@ def rows(count: int, days: float, seed: int) -> Iterator[tuple[tuple[object, ...
             (post.post_id, post.source, post.content, post.author, post.created_at, post.created_at),
             (
                 post.post_id,
+                post.created_at,
                 "minilm-bundle@2",
                 sentiment,
                 round(rng.uniform(0.4, 1.0), 4),
@@ -95,7 +96,9 @@ async def forget_since(database_url: str, start: datetime) -> int:
 async def settle(database_url: str) -> None:
     """VACUUM and ANALYZE the tables, as autovacuum would in time: the planner sees them as they are, and a
     benchmark run after writes (the last one's ingest mix) does not measure autovacuum at work."""
-    await _execute(database_url, "VACUUM (ANALYZE) social_media_posts, sentiment_analysis, sentiment_rollup")
+    await _execute(
+        database_url, "VACUUM (ANALYZE) post_ids, social_media_posts, sentiment_analysis, sentiment_rollup"
+    )
 
 
 async def _connect(database_url: str) -> asyncpg.Connection:
@@ -116,6 +119,9 @@ async def _copy(
 ) -> None:
     async with conn.transaction():
         await conn.copy_records_to_table(
+            "post_ids", records=[(post[0], post[4]) for post in posts], columns=["post_id", "created_at"]
+        )
+        await conn.copy_records_to_table(
             "social_media_posts",
             records=posts,
             columns=["post_id", "source", "content", "author", "created_at", "ingested_at"],
@@ -125,6 +131,7 @@ async def _copy(
             records=analyses,
             columns=[
                 "post_id",
+                "created_at",
                 "model_name",
                 "sentiment_label",
                 "confidence_score",
