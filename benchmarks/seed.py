@@ -22,6 +22,7 @@ from tqdm import tqdm
 from services.common.db.migrate import upgrade, wait_for_database
 from services.common.settings import load_settings
 from services.ingester.synthetic import Generator
+from services.worker.store import ANALYSIS_COLUMNS, POST_COLUMNS
 
 CHUNK = 50_000
 EMOTION_OF = {"positive": "joy", "negative": "anger", "neutral": "neutral"}
@@ -124,20 +125,12 @@ async def _copy(
         await conn.copy_records_to_table(
             "social_media_posts",
             records=posts,
-            columns=["post_id", "source", "content", "author", "created_at", "ingested_at"],
+            columns=list(POST_COLUMNS),
         )
         await conn.copy_records_to_table(
             "sentiment_analysis",
             records=analyses,
-            columns=[
-                "post_id",
-                "created_at",
-                "model_name",
-                "sentiment_label",
-                "confidence_score",
-                "emotion",
-                "analyzed_at",
-            ],
+            columns=list(ANALYSIS_COLUMNS),
         )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from export.build import build
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.migrate import drop_database, upgrade, wait_for_database
+from services.common.db.partitions import maintain_database
 from services.common.names import RedisNames
 from services.common.settings import Settings, load_settings
 from services.launcher.tritonserver import EmbeddedTriton
@@ -39,6 +40,13 @@ def database_url(settings: Settings) -> Iterator[str]:
     upgrade(settings.database_url)
     yield settings.database_url
     asyncio.run(drop_database(settings.database_url))
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[str]:
+    """The run's database; afterwards every day of the default window is there again for the next test."""
+    yield database_url
+    await maintain_database(database_url, 30, 400)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 nothing dead-lettered, stored once maintenance makes the day); a post older than RETENTION_DAYS, or dated
 far ahead, is a dead letter with why; a redelivery after its day was dropped is not stored again."""
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
@@ -30,13 +28,6 @@ from tests.worker.conftest import (
 )
 
 pytestmark = pytest.mark.usefixtures("session", "redis")
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[str]:
-    """The run's database; afterwards every day of the default window is there again."""
-    yield database_url
-    await maintain_database(database_url, 30, 400)
 
 
 async def drop_day(database_url: str, days: int) -> None:

@@ -146,9 +146,7 @@ async def _tables_of(conn: asyncpg.Connection, table: str) -> list[str]:
         "AND starts_with(relname, $1) ORDER BY relname",
         table + "_",
     )
-    return [
-        row["relname"] for row in names if _NAME.match(row["relname"]) and row["relname"].startswith(table)
-    ]
+    return [row["relname"] for row in names if is_partition(row["relname"])]
 
 
 async def maintain(

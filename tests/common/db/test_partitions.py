@@ -34,13 +34,6 @@ pytestmark = pytest.mark.usefixtures("session")
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[str]:
-    """The run's database; afterwards every day of the default window is there again for the next test."""
-    yield database_url
-    await maintain_database(database_url, 30, 400)
-
-
-@pytest.fixture
 async def worker_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """As the workers write: their own role, which cannot touch a partition or the schema."""
     engine = create_engine(as_role(database_url, WORKER_ROLE))
