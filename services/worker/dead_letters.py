@@ -5,6 +5,7 @@ A dead letter holds the stream entry's fields byte for byte as read (not UTF-8 i
 stream, why it was set aside, when, and by which consumer.
 """
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.asyncio.client import Pipeline
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -178,30 +180,50 @@ async def adopt_old_stream(
         moved += len(found)
 
 
+UNCOUNTED_KEPT = 10_000
+
+
 class Failures:
     """How many times each entry failed on its own account, and the last reason, kept in Redis so that a
-    post that crashes the worker is counted too."""
+    post that crashes the worker is counted too. While Redis is full (maxmemory with noeviction, which
+    refuses HINCRBY and HSET) an attempt goes uncounted rather than stopping the worker: its count is read,
+    not raised, and that attempt is not taken back later."""
 
     def __init__(self, client: aioredis.Redis, names: RedisNames) -> None:
         self.client = client
         self.key = names.failures
+        self._uncounted: set[str] = set()  # attempts made while Redis was full
 
     async def count(self, entry_id: str) -> int:
         """One more attempt at the entry; returns how many so far, this one included."""
-        return int(await self.client.hincrby(self.key, entry_id, 1))
+        try:
+            return int(await self.client.hincrby(self.key, entry_id, 1))
+        except redis.exceptions.OutOfMemoryError:
+            if len(self._uncounted) > UNCOUNTED_KEPT:  # a bound: those settled long ago are not retried
+                self._uncounted.clear()
+            self._uncounted.add(entry_id)
+            found: Any = await self.client.hget(self.key, entry_id)
+            return int(found or 0) + 1
 
     async def uncount(self, *entry_ids: str) -> None:
+        counted = [entry_id for entry_id in entry_ids if entry_id not in self._uncounted]
+        self._uncounted.difference_update(entry_ids)
+        if not counted:
+            return
         pipe = self.client.pipeline(transaction=False)
-        for entry_id in entry_ids:
+        for entry_id in counted:
             pipe.hincrby(self.key, entry_id, -1)
-        await pipe.execute()
+        with contextlib.suppress(redis.exceptions.OutOfMemoryError):  # the count stays one high
+            await pipe.execute()
 
     async def reason(self, entry_id: str) -> str | None:
         found: Any = await self.client.hget(self.key, f"{entry_id}:reason")
         return found.decode() if found else None
 
     async def keep_reason(self, entry_id: str, reason: str) -> None:
-        await self.client.hset(self.key, f"{entry_id}:reason", reason)
+        self._uncounted.discard(entry_id)
+        with contextlib.suppress(redis.exceptions.OutOfMemoryError):  # the log line has it
+            await self.client.hset(self.key, f"{entry_id}:reason", reason)
 
 
 def forget_failures(pipe: Pipeline, names: RedisNames, entry_ids: Sequence[str]) -> None:

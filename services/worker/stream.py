@@ -65,6 +65,12 @@ class WorkStream:
         """The group, created if missing at the start of what the stream holds, with its entries-read set
         to what the stream no longer holds (the workers trim what they acknowledge): its lag then counts
         the entries there, where without it Redis could not tell the lag of a trimmed stream."""
+        try:  # XGROUP CREATE adds data, so Redis refuses it when full: look before creating
+            groups: Any = await self.client.xinfo_groups(self.names.stream)
+            if any(group["name"].decode() == self.names.group for group in groups):
+                return
+        except redis.exceptions.ResponseError:  # no such key: a new stream
+            pass
         try:
             info: Any = await self.client.xinfo_stream(self.names.stream)
             gone = max(int(info["entries-added"]) - int(info["length"]), 0)

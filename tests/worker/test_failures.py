@@ -188,3 +188,26 @@ async def test_dead_letters_an_older_version_left_in_redis_move_to_postgresql(
     assert (letter.entry_id, letter.reason, letter.fields) == ("5-0", "author: required", {b"post_id": b"p7"})
     assert (letter.at, letter.consumer) == ("2026-11-30T10:00:00+00:00", "host-123")
     assert await redis.xlen(names.dead_letter_stream) == 0
+
+
+async def test_a_worker_started_while_redis_is_full_takes_over_and_acknowledges_everything(
+    worker_settings: Settings, redis: aioredis.Redis, names: RedisNames, engine: AsyncEngine
+) -> None:
+    # Posts pending under a consumer that is gone, under this worker's own name, and new ones: the first
+    # two kinds are handled alone, whose attempts Redis cannot count while it is full.
+    await add(redis, names, *(post(i) for i in range(8)))
+    await redis.xgroup_create(names.stream, names.group, id="0")
+    await redis.xreadgroup(names.group, "gone", {names.stream: ">"}, count=3)
+    await redis.xreadgroup(names.group, "w1", {names.stream: ">"}, count=2)
+    await redis.config_set("maxmemory-policy", "noeviction")
+    await redis.config_set("maxmemory", 1)  # full: XGROUP CREATE, HINCRBY and HSET are refused
+    try:
+        settings = worker_settings.model_copy(update={"worker_claim_idle_s": 0.5})
+        async with Running(settings, consumer="w1") as worker:
+            await until(lambda: stored(engine, 8), what="8 stored posts while Redis is full")
+            await until(lambda: equals(pending(redis, names), 0), what="every post acknowledged")
+            assert worker.paused_by is None
+    finally:
+        await redis.config_set("maxmemory", 0)
+    assert await redis.hlen(names.failures) == 0, "no attempt was counted, and none is left counted"
+    assert await dead_count(engine) == 0
