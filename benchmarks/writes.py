@@ -15,6 +15,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.report import table, update_section, write_json
 from benchmarks.seed import bench_database_url
@@ -51,6 +52,14 @@ def batch(prefix: str) -> list[StoredPost]:
     return rows
 
 
+async def remove(engine: AsyncEngine, prefix: str) -> None:
+    """The posts a benchmark wrote, by their ids' prefix. Each table by name: with the user triggers off, a
+    post's delete takes neither its analysis nor its registry row with it."""
+    async with engine.begin() as conn:
+        for table in ("sentiment_analysis", "social_media_posts", "post_ids"):
+            await conn.execute(text(f"DELETE FROM {table} WHERE post_id LIKE '{prefix}%'"))  # noqa: S608
+
+
 async def measure(database_url: str, batches: int, rounds: int) -> dict[str, list[float]]:
     engine = create_engine(database_url)
     sessions = session_factory(engine)
@@ -61,13 +70,6 @@ async def measure(database_url: str, batches: int, rounds: int) -> dict[str, lis
         async with engine.begin() as conn:
             for table in ("sentiment_analysis", "social_media_posts"):
                 await conn.execute(text(f"ALTER TABLE {table} {verb} TRIGGER USER"))
-
-    async def remove(prefix: str) -> None:
-        # Each table by name: with the user triggers off, a post's delete takes neither its analysis nor
-        # its registry row with it.
-        async with engine.begin() as conn:
-            for table in ("sentiment_analysis", "social_media_posts", "post_ids"):
-                await conn.execute(text(f"DELETE FROM {table} WHERE post_id LIKE '{prefix}%'"))  # noqa: S608
 
     try:
         for _ in range(rounds):
@@ -82,9 +84,9 @@ async def measure(database_url: str, batches: int, rounds: int) -> dict[str, lis
     finally:
         # What was written without the triggers goes without them, so the rollup stays exact.
         await triggers(False)
-        await remove(WITHOUT)
+        await remove(engine, WITHOUT)
         await triggers(True)
-        await remove(WITH)
+        await remove(engine, WITH)
         await engine.dispose()
     return times
 
