@@ -38,7 +38,17 @@ GRAINS: dict[Period | None, tuple[Grain, ...]] = {
 # Bounds for an open range (Python's own, to the day).
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
-TICK = timedelta(microseconds=1)  # PostgreSQL's resolution: created_at <= end is created_at < end + TICK
+TICK = timedelta(microseconds=1)
+# How far back ``page_floor`` looks first (None: the whole range).
+FLOOR_LOOKBACKS = (
+    timedelta(days=1),
+    None,
+)  # PostgreSQL's resolution: created_at <= end is created_at < end + TICK
+
+
+def _earlier(moment: datetime, by: timedelta) -> datetime:
+    """``moment - by``, or the calendar's first day where that is before it."""
+    return moment - by if moment - EARLIEST > by else EARLIEST
 
 
 class TooManyBuckets(ValueError):
@@ -172,6 +182,54 @@ class SentimentAggregator:
     async def total(self, f: Filters) -> int:
         """How many analysed posts match ``f``, exactly."""
         return sum(n for _, _, n, _ in await self._counts("sentiment_label", f, None))
+
+    async def page_floor(self, f: Filters, need: int, upper: datetime | None) -> datetime | None:
+        """A time from which on at least ``need`` posts created before ``upper`` (None: any time; give
+        ``f.end`` there) match ``f``, as late as the rollup's hours tell; else the oldest hour holding a
+        match. None: nothing matches.
+
+        The feed reads the posts from there on only: a filter that few posts match (a rare emotion) would
+        otherwise walk every partition to fill its page. The last day is asked first, which is enough for
+        almost every page."""
+        for lookback in FLOOR_LOOKBACKS:
+            since = _earlier((upper or datetime.now(UTC)), lookback) if lookback else f.start
+            floor, found = await self._floor(f, need, upper, since)
+            if found or lookback is None:
+                return floor
+        return None  # pragma: no cover - the last lookback always returns
+
+    async def _floor(
+        self, f: Filters, need: int, upper: datetime | None, since: datetime | None
+    ) -> tuple[datetime | None, bool]:
+        """(floor, whether ``need`` was reached) over the whole hours from ``since`` to ``upper``."""
+        r = SentimentRollup
+        where = [r.grain == "hour", r.posts > 0]
+        if upper is not None:  # whole hours before upper: the posts of its own hour only add to the count
+            where.append(r.bucket <= _earlier(upper, STEP["hour"]))
+        low = max(since, f.start) if since and f.start else since or f.start
+        if low is not None:
+            where.append(r.bucket >= floor(low, "hour"))
+        for column, value in (("source", f.source), ("sentiment_label", f.sentiment), ("emotion", f.emotion)):
+            if value is not None:
+                where.append(getattr(r, column) == value)
+        hours = select(r.bucket, func.sum(r.posts).label("n")).where(*where).group_by(r.bucket).subquery()
+        running = select(
+            hours.c.bucket, func.sum(hours.c.n).over(order_by=hours.c.bucket.desc()).label("running")
+        ).subquery()
+        async with self.engine.connect() as conn:
+            reached = await conn.scalar(
+                select(running.c.bucket)
+                .where(running.c.running >= need)
+                .order_by(running.c.bucket.desc())
+                .limit(1)
+            )
+            if reached is not None:
+                return reached, True
+            oldest = await conn.scalar(select(func.min(hours.c.bucket)))
+        if oldest is not None:
+            return oldest, False
+        # No whole hour matches: only the posts of upper's own hour can (none at all without an upper).
+        return (floor(upper, "hour"), False) if upper is not None else (None, False)
 
     async def sentiment_over_time(
         self, start: datetime, end: datetime, period: Period, source: str | None

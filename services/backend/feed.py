@@ -3,14 +3,15 @@
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.backend.aggregation import Filters, SentimentAggregator
 from services.backend.errors import UnknownCursor
 from services.backend.schemas import Analysis, Post, Posts
-from services.common.db.models import PostId, SentimentAnalysis, SocialMediaPost, its_post
+from services.common.db.models import PostId, SentimentAnalysis, SocialMediaPost
 from services.common.labels import Emotion, Sentiment
 
 
@@ -25,29 +26,37 @@ class FeedQuery:
     end_date: datetime | None
     before: str | None  # a post_id: only posts older than it
 
+    def filters(self) -> Filters:
+        return Filters(self.start_date, self.end_date, self.source, self.sentiment, self.emotion)
+
     def where(self) -> list[ColumnElement[bool]]:
+        """The conditions on the posts."""
         where: list[ColumnElement[bool]] = []
         if self.source:
             where.append(SocialMediaPost.source == self.source)
-        if self.sentiment:
-            where.append(SentimentAnalysis.sentiment_label == self.sentiment)
-        if self.emotion:
-            where.append(SentimentAnalysis.emotion == self.emotion)
         if self.start_date:
             where.append(SocialMediaPost.created_at >= self.start_date)
         if self.end_date:
             where.append(SocialMediaPost.created_at <= self.end_date)
         return where
 
+    def where_analysis(self) -> list[ColumnElement[bool]]:
+        """The conditions on their analyses."""
+        where: list[ColumnElement[bool]] = []
+        if self.sentiment:
+            where.append(SentimentAnalysis.sentiment_label == self.sentiment)
+        if self.emotion:
+            where.append(SentimentAnalysis.emotion == self.emotion)
+        return where
+
 
 async def page(reads: AsyncEngine, aggregator: SentimentAggregator, query: FeedQuery) -> Posts:
     """One page and the total of the posts matching the filters."""
-    filters = Filters(query.start_date, query.end_date, query.source, query.sentiment, query.emotion)
     # The total (from the rollup) is counted on another connection while the page is read.
-    counting = asyncio.create_task(aggregator.total(filters))
+    counting = asyncio.create_task(aggregator.total(query.filters()))
     try:
         async with reads.connect() as conn:
-            found = await _rows(conn, query)
+            found = await _rows(conn, aggregator, query)
     finally:
         total = await counting
     asked = {
@@ -61,19 +70,52 @@ async def page(reads: AsyncEngine, aggregator: SentimentAggregator, query: FeedQ
     return Posts(posts=found, total=total, limit=query.limit, offset=query.offset, filters=asked)
 
 
-async def _rows(conn: AsyncConnection, query: FeedQuery) -> list[Post]:
+async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: FeedQuery) -> list[Post]:
     where = query.where()
+    upper = query.end_date
     if query.before:
-        where.append(await _older_than(conn, query.before))
-    rows = await conn.execute(
+        anchor = await _anchor(conn, query.before)
+        where.append(
+            or_(
+                SocialMediaPost.created_at < anchor.created_at,
+                and_(SocialMediaPost.created_at == anchor.created_at, SocialMediaPost.id < anchor.id),
+            )
+        )
+        upper = min(upper, anchor.created_at) if upper else anchor.created_at
+    # Only the days that hold the page: the rollup says from when on enough posts match.
+    since = await aggregator.page_floor(query.filters(), query.offset + query.limit, upper)
+    if since is None:
+        return []
+    where.append(SocialMediaPost.created_at >= since)
+    # Each post's analysis in a LATERAL subquery that is never merged into the join (OFFSET 0): as a join on
+    # (post_id, created_at), the planner multiplies the two keys' selectivities, expects one row in all and
+    # hash-joins every partition (measured: 9 s on 10,000,000 posts); this way it walks the posts newest
+    # first and looks up each one's analysis in its own day's partition, until the page is full.
+    analysis = (
         select(
-            *SocialMediaPost.__table__.c,
             SentimentAnalysis.sentiment_label,
             SentimentAnalysis.confidence_score,
             SentimentAnalysis.emotion,
             SentimentAnalysis.model_name,
         )
-        .join(SentimentAnalysis, its_post())
+        .where(
+            SentimentAnalysis.post_id == SocialMediaPost.post_id,
+            SentimentAnalysis.created_at == SocialMediaPost.created_at,
+            *query.where_analysis(),
+        )
+        .offset(0)
+        .lateral("analysis")
+    )
+    rows = await conn.execute(
+        select(
+            *SocialMediaPost.__table__.c,
+            analysis.c.sentiment_label,
+            analysis.c.confidence_score,
+            analysis.c.emotion,
+            analysis.c.model_name,
+        )
+        .select_from(SocialMediaPost)
+        .join(analysis, true())
         .where(*where)
         .order_by(SocialMediaPost.created_at.desc(), SocialMediaPost.id.desc())
         .limit(query.limit)
@@ -97,8 +139,8 @@ async def _rows(conn: AsyncConnection, query: FeedQuery) -> list[Post]:
     ]
 
 
-async def _older_than(conn: AsyncConnection, post_id: str) -> ColumnElement[bool]:
-    """Posts after ``post_id`` in the feed's order (created_at, then id, both descending)."""
+async def _anchor(conn: AsyncConnection, post_id: str) -> Any:
+    """The ``before`` post's place in the feed's order (created_at, then id, both descending)."""
     anchor = (
         await conn.execute(
             select(SocialMediaPost.created_at, SocialMediaPost.id).where(
@@ -111,7 +153,4 @@ async def _older_than(conn: AsyncConnection, post_id: str) -> ColumnElement[bool
     ).first()
     if anchor is None:
         raise UnknownCursor(post_id)
-    return or_(
-        SocialMediaPost.created_at < anchor.created_at,
-        and_(SocialMediaPost.created_at == anchor.created_at, SocialMediaPost.id < anchor.id),
-    )
+    return anchor

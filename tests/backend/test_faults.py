@@ -65,7 +65,7 @@ async def test_a_read_stuck_in_postgresql_is_cancelled_and_answered_503(
     served = settings.model_copy(update={"api_statement_timeout_ms": 300, "feed_cache_ttl_s": 0})
     async for api in client_for(served):
         async with engine.connect() as blocker:
-            await blocker.execute(text("LOCK TABLE social_media_posts IN ACCESS EXCLUSIVE MODE"))
+            await blocker.execute(text("LOCK TABLE sentiment_rollup IN ACCESS EXCLUSIVE MODE"))
             answer = await asyncio.wait_for(api.get("/api/posts"), 10)
             await blocker.rollback()
         assert answer.status_code == 503

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db.models import SentimentAlert, SocialMediaPost
+from services.common.labels import Sentiment
 from services.common.settings import Settings
 from services.common.timestamps import format_utc
-from tests.backend.conftest import NOW, client_for
+from tests.backend.conftest import NOW, add_posts, client_for
 from tests.support import free_port
 
 
@@ -96,6 +97,30 @@ async def test_the_cursor_pages_a_live_feed_without_repeats_or_gaps(
             await session.commit()
     assert len(seen) == 30
     assert sorted(seen) == sorted(posts)
+
+
+async def test_a_page_reaches_as_far_back_as_its_matches_go(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The feed reads only the days the rollup says hold its page: a rare filter whose matches are days
+    apart, and pages that cross the first day looked at, still come whole, in order."""
+    hours = [1, 2, 20, 23, 25, 30, 49, 75, 100]  # hours ago: within the last day and far beyond it
+    when = [NOW - timedelta(hours=h, minutes=7) for h in hours]
+    rare = await add_posts(session, [(Sentiment.NEGATIVE, t) for t in when[::3]], prefix="rare")
+    common = await add_posts(session, [(Sentiment.POSITIVE, t) for t in when], prefix="common")
+    found = (await api.get("/api/posts", params={"sentiment": "negative"})).json()
+    assert [p["post_id"] for p in found["posts"]] == rare
+    assert found["total"] == len(rare)
+    everything = [p["post_id"] for p in (await api.get("/api/posts", params={"limit": 100})).json()["posts"]]
+    assert sorted(everything) == sorted(rare + common)
+    for limit, offset in ((2, 0), (2, 2), (3, 4), (4, 8), (5, 15)):
+        page = (await api.get("/api/posts", params={"limit": limit, "offset": offset})).json()["posts"]
+        assert [p["post_id"] for p in page] == everything[offset : offset + limit], (limit, offset)
+    older = (await api.get("/api/posts", params={"before": everything[3], "limit": 100})).json()["posts"]
+    assert [p["post_id"] for p in older] == everything[4:]
+    created = dict(zip(rare + common, when[::3] + when, strict=True))
+    ended = (await api.get("/api/posts", params={"end_date": format_utc(when[4]), "limit": 3})).json()
+    assert [p["post_id"] for p in ended["posts"]] == [p for p in everything if created[p] <= when[4]][:3]
 
 
 @pytest.mark.parametrize(
