@@ -55,13 +55,19 @@ async def database_answers(engine: AsyncEngine) -> bool:
     return True
 
 
+# PostgreSQL's row estimate of a table: of a partitioned one, the sum of its partitions' (autovacuum analyses
+# the partitions, never the parent, whose own estimate stays -1); a table never analysed has none (-1).
+ESTIMATE = text(
+    "SELECT CASE WHEN t.relkind = 'p' THEN (SELECT sum(greatest(c.reltuples, 0)) FROM pg_inherits AS i"
+    " JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = t.oid) ELSE t.reltuples END::bigint"
+    " FROM pg_class AS t WHERE t.oid = CAST(:table AS regclass)"
+)
+
+
 async def row_count(engine: AsyncEngine, table: str) -> int:
     """Rows in ``table``: PostgreSQL's estimate on a large table, an exact count on a small one."""
     async with engine.connect() as conn:
-        estimate = await conn.scalar(
-            text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:table AS regclass)"),
-            {"table": table},
-        )
+        estimate = await conn.scalar(ESTIMATE, {"table": table})
         if estimate is not None and estimate >= EXACT_COUNT_BELOW:
             return int(estimate)
         return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608 - a known name
