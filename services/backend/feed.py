@@ -1,6 +1,7 @@
 """The post feed's query: posts with their analyses, newest first, filtered, paged by offset or keyset."""
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.backend.aggregation import Filters, SentimentAggregator
+from services.backend.cache import AnswerCache
 from services.backend.errors import UnknownCursor
 from services.backend.schemas import Analysis, Post, Posts
 from services.common.db.models import PostId, SentimentAnalysis, SocialMediaPost
@@ -50,15 +52,32 @@ class FeedQuery:
         return where
 
 
-async def page(reads: AsyncEngine, aggregator: SentimentAggregator, query: FeedQuery) -> Posts:
-    """One page and the total of the posts matching the filters."""
+async def page(
+    reads: AsyncEngine,
+    aggregator: SentimentAggregator,
+    query: FeedQuery,
+    cache: AnswerCache | None = None,
+    ttl_s: float = 0.0,
+) -> Posts:
+    """One page and the total of the posts matching the filters. With ``cache``, the total is kept for
+    ``ttl_s`` under its filters alone: every page of a feed (each ``before``, each offset) shares it."""
+
+    async def count() -> bytes:
+        return str(await aggregator.total(query.filters())).encode()
+
+    filters = repr(query.filters()).encode()
+    key = hashlib.sha1(filters, usedforsecurity=False).hexdigest()
     # The total (from the rollup) is counted on another connection while the page is read.
-    counting = asyncio.create_task(aggregator.total(query.filters()))
+    counting = asyncio.create_task(
+        cache.kept(cache.names.cache_key("/api/posts", "total", key), ttl_s, count) if cache else count()
+    )
     try:
         async with reads.connect() as conn:
             found = await _rows(conn, aggregator, query)
     finally:
-        total = await counting
+        kept = int(await counting)
+    # A total kept from a moment ago may count fewer posts than the page now holds.
+    total = max(kept, query.offset + len(found))
     asked = {
         "source": query.source,
         "sentiment": query.sentiment,

@@ -147,7 +147,9 @@ async def posts(
     query = feed.FeedQuery(limit, offset, source, sentiment, emotion, start_date, end_date, before)
     return await backend.cache.response(
         request,
-        lambda: feed.page(backend.reads, backend.aggregator, query),
+        lambda: feed.page(
+            backend.reads, backend.aggregator, query, backend.cache, backend.settings.feed_cache_ttl_s
+        ),
         backend.settings.feed_cache_ttl_s,
     )
 
