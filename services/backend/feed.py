@@ -60,7 +60,8 @@ async def page(
     ttl_s: float = 0.0,
 ) -> Posts:
     """One page and the total of the posts matching the filters. With ``cache``, the total is kept for
-    ``ttl_s`` under its filters alone: every page of a feed (each ``before``, each offset) shares it."""
+    ``ttl_s`` (CACHE_TTL_S, as the other counts) under its filters alone: every page of a feed (each
+    ``before``, each offset, each limit) shares it."""
 
     async def count() -> bytes:
         return str(await aggregator.total(query.filters())).encode()

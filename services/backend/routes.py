@@ -148,7 +148,7 @@ async def posts(
     return await backend.cache.response(
         request,
         lambda: feed.page(
-            backend.reads, backend.aggregator, query, backend.cache, backend.settings.feed_cache_ttl_s
+            backend.reads, backend.aggregator, query, backend.cache, backend.settings.cache_ttl_s
         ),
         backend.settings.feed_cache_ttl_s,
     )
