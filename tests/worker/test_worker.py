@@ -167,7 +167,7 @@ async def test_triton_stopped_mid_run_pauses_the_worker_and_dead_letters_nothing
             assert await pending(redis, names) > 0, "what it read stays pending"
             server = start_triton(repository, tmp_path, grpc_port=port)
             await until(lambda: stored(engine, 300), timeout_s=120, what="every post after Triton came back")
-            assert worker.paused_by is None
+            await until(lambda: worker.paused_by is None, what="the worker to resume")
     finally:
         server.stop()
     assert await dead_count(engine) == 0
