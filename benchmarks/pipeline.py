@@ -147,7 +147,7 @@ async def listening(bench: Bench, arrived: dict[str, float]):  # type: ignore[no
         yield
     finally:
         task.cancel()
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 async def sustained(bench: Bench, workers: int, concurrency: int) -> dict[str, float]:

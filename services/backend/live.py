@@ -323,7 +323,7 @@ async def _close(pubsub: PubSub, limit_s: float) -> None:
     closing can wait for ever; past ``limit_s`` the connection is dropped without a goodbye."""
     try:
         async with asyncio.timeout(limit_s):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
         return
     except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
         log.info("closing the subscription failed (%s: %s): dropping its connection", type(exc).__name__, exc)

@@ -173,4 +173,4 @@ async def events(redis: aioredis.Redis, names: RedisNames) -> AsyncIterator[list
     yield received
     task.cancel()
     await pubsub.unsubscribe()
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    await pubsub.aclose()
