@@ -18,7 +18,15 @@ from typing import Any
 
 from locust import HttpUser, constant, task
 
-SOURCES = ["twitter", "reddit", "mastodon", "bluesky", "threads"]
+# The synthetic feed's labels (services/ingester/synthetic.py), which the seed gives its posts: locust loads
+# this file on its own, so they are written out here.
+SOURCES = [
+    "synthetic-twitter",
+    "synthetic-reddit",
+    "synthetic-mastodon",
+    "synthetic-bluesky",
+    "synthetic-threads",
+]
 SENTIMENTS = ["positive", "negative", "neutral"]
 EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 

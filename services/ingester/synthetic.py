@@ -17,7 +17,14 @@ from services.ingester.source import Source
 log = logging.getLogger("ingester")
 
 
-SOURCES = {"twitter": 40, "reddit": 25, "mastodon": 15, "bluesky": 12, "threads": 8}
+# The networks it imitates, by share. Its labels say the posts are invented (synthetic-bluesky), so that they
+# never share a label with a live source's real posts.
+LABEL_PREFIX = "synthetic-"
+SOURCES = {
+    f"{LABEL_PREFIX}{name}": share
+    for name, share in {"twitter": 40, "reddit": 25, "mastodon": 15, "bluesky": 12, "threads": 8}.items()
+}
+REDDIT = f"{LABEL_PREFIX}reddit"
 TOPICS = {
     "phone": ("#PhoneLaunch", ["the new phone", "the battery", "the camera update", "the keynote"]),
     "airline": ("#travel", ["my flight", "the airline", "the lounge", "the baggage desk"]),
@@ -204,7 +211,7 @@ class Generator:
         text = rng.choice(templates).format(x=rng.choice(subjects))
         if rng.random() < 0.5:
             text = text[0].upper() + text[1:]
-        if source == "reddit":
+        if source == REDDIT:
             text += ". " + " ".join(rng.sample(EXTRAS, k=rng.randint(1, 6)))
         elif rng.random() < 0.15:
             text += ". " + " ".join(rng.sample(EXTRAS, k=rng.randint(1, 2)))
@@ -213,7 +220,7 @@ class Generator:
             sentiment, emotion = "unknown", "unknown"
         if rng.random() < 0.08:
             text = self._typo(text)
-        if source != "reddit" and rng.random() < 0.5:
+        if source != REDDIT and rng.random() < 0.5:
             text += f" {hashtag}"
         if rng.random() < 0.2:
             text = f"@{rng.choice(self.authors)} {text}"

@@ -37,14 +37,15 @@ def test_the_feed_is_varied_like_a_real_one() -> None:
     posts = [g.post for g in made]
     sources = Counter(p.source for p in posts)
     assert len(sources) >= 5
-    assert sources.most_common(1)[0][0] == "twitter"
+    assert sources.most_common(1)[0][0] == "synthetic-twitter"
+    assert all(source.startswith("synthetic-") for source in sources), "never a live source's label"
     authors = Counter(p.author for p in posts)
     assert len(authors) > 200, "many authors"
     assert authors.most_common(1)[0][1] > 5 * (len(posts) / len(authors)), "a few post a lot"
     lengths = sorted(len(p.content) for p in posts)
     assert lengths[len(lengths) // 10] < 60 < 150 < lengths[-len(lengths) // 10], "short and long posts"
-    reddit = [len(p.content) for p in posts if p.source == "reddit"]
-    twitter = [len(p.content) for p in posts if p.source == "twitter"]
+    reddit = [len(p.content) for p in posts if p.source == "synthetic-reddit"]
+    twitter = [len(p.content) for p in posts if p.source == "synthetic-twitter"]
     assert sum(reddit) / len(reddit) > 1.5 * sum(twitter) / len(twitter), "reddit runs longer"
 
     def share(test: Callable[[PostMessage], bool]) -> float:
