@@ -45,7 +45,17 @@ def rows(count: int, days: float, seed: int) -> Iterator[tuple[tuple[object, ...
         sentiment = made.sentiment if made.sentiment in EMOTION_OF else "neutral"
         emotion = made.emotion if made.sentiment in EMOTION_OF else "neutral"
         yield (
-            (post.post_id, post.source, post.content, post.author, post.created_at, post.created_at),
+            # POST_COLUMNS' order; ingested_at is created_at
+            (
+                post.post_id,
+                post.source,
+                post.content,
+                post.author,
+                post.created_at,
+                post.created_at,
+                post.lang,
+                post.url,
+            ),
             (
                 post.post_id,
                 post.created_at,
@@ -66,7 +76,8 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
     started = time.perf_counter()
     try:
         await conn.execute(
-            "TRUNCATE social_media_posts, sentiment_analysis, post_ids, sentiment_alerts RESTART IDENTITY CASCADE"
+            "TRUNCATE social_media_posts, sentiment_analysis, post_ids, post_tombstones, sentiment_alerts"
+            " RESTART IDENTITY CASCADE"
         )
         posts: list[tuple[object, ...]] = []
         analyses: list[tuple[object, ...]] = []

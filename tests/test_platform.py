@@ -306,7 +306,7 @@ def test_a_second_start_is_refused_and_ctrl_c_stops_everything(platform: Running
         "backend",
         "worker-1",
         "triton",
-        "ingester",
+        "ingester-synthetic",
         "postgres",
         "redis",
         "migrate",

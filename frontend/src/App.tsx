@@ -103,10 +103,8 @@ export function App() {
     dispatch({ type: 'signed_out' })
   }
 
-  const sources = useMemo(
-    () => [...new Set([...state.feed.map((p) => p.source), ...(state.filters.source ? [state.filters.source] : [])])].sort(),
-    [state.feed, state.filters.source],
-  )
+  const sources = useMemo(() => shownValues(state.feed.map((p) => p.source), state.filters.source), [state.feed, state.filters.source])
+  const langs = useMemo(() => shownValues(state.feed.map((p) => p.lang ?? ''), state.filters.lang), [state.feed, state.filters.lang])
 
   return (
     <div className="app">
@@ -136,10 +134,15 @@ export function App() {
           </PanelBoundary>
           <PanelBoundary name="Live feed" onReload={reload}>
             <LiveFeed feed={state.feed} held={state.held.length} paused={state.paused} filters={state.filters}
-              sources={sources} onPause={(paused) => dispatch({ type: 'pause', paused })} onFilters={changeFilters} />
+              sources={sources} langs={langs} onPause={(paused) => dispatch({ type: 'pause', paused })} onFilters={changeFilters} />
           </PanelBoundary>
         </main>
       )}
     </div>
   )
+}
+
+/** The values a filter offers: those of the posts shown, and the one chosen, sorted, none empty. */
+function shownValues(values: string[], chosen: string): string[] {
+  return [...new Set([...values, chosen])].filter(Boolean).sort()
 }

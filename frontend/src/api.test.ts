@@ -20,7 +20,7 @@ function live(content: string): PostData {
   return {
     post_id: 'p-1', source: 'reddit', content, author: 'someone', created_at: '2026-11-29T10:00:00Z',
     sentiment_label: 'negative', confidence_score: 0.9, emotion: 'anger', model_name: 'm',
-    analyzed_at: '2026-11-29T10:00:01Z',
+    analyzed_at: '2026-11-29T10:00:01Z', lang: null, url: null,
   }
 }
 const LONG_AS_SENT = '🙂'.repeat(150) + 'a'.repeat(49) + '…'
@@ -70,7 +70,7 @@ describe('the API key', () => {
   const { api, server } = fakeApi()
   let client: typeof import('./api')
   let kept: typeof import('./apiKey')['apiKey']
-  const filters = { source: '', sentiment: '' } as const
+  const filters = { source: '', lang: '', sentiment: '' } as const
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

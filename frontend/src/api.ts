@@ -78,6 +78,8 @@ export function fromApi(post: ApiPost): FeedPost {
     confidence_score: post.sentiment.confidence,
     emotion: post.sentiment.emotion,
     model_name: post.sentiment.model_name,
+    lang: post.lang ?? null,
+    url: post.url ?? null,
   }
 }
 
@@ -107,7 +109,9 @@ export async function loadSeries(
 }
 
 export async function loadPosts(filters: Filters): Promise<FeedPost[]> {
-  const found = await get('/api/posts', { limit: 100, source: filters.source, sentiment: filters.sentiment || null })
+  const found = await get('/api/posts', {
+    limit: 100, source: filters.source, lang: filters.lang || null, sentiment: filters.sentiment || null,
+  })
   return found.posts.map(fromApi)
 }
 

@@ -3,7 +3,7 @@
 // a WebSocket, so each attempt, the first and every reconnect, first fetches a ticket (single-use, so never
 // one again) and opens `?ticket=`: the API key itself stays out of the URL.
 import { SignInNeeded } from './api'
-import type { AlertData, Connection, LiveEvent, MetricsWindows, PostData, SentimentCounts } from './types'
+import type { AlertData, Connection, DeletedData, LiveEvent, MetricsWindows, PostData, SentimentCounts } from './types'
 
 export const FLUSH_MS = 250 // at most 4 state updates a second, however fast events come
 export const OFFLINE_AFTER = 3 // failed attempts in a row before the header says offline
@@ -31,6 +31,7 @@ const POST: Partial<Record<keyof PostData, Json>> = {
   post_id: 'string', content: 'string', source: 'string', author: 'string', created_at: 'string',
   sentiment_label: 'string', emotion: 'string', confidence_score: 'number',
 }
+const DELETED: Record<keyof DeletedData, Json> = { post_id: 'string', source: 'string', deleted_at: 'string' }
 const ALERT: Partial<Record<keyof AlertData, Json>> = {
   id: 'number', threshold_value: 'number', actual_value: 'number', post_count: 'number',
   window_start: 'string', window_end: 'string', details: 'object',
@@ -50,6 +51,7 @@ function has(value: unknown, fields: Partial<Record<string, Json>>): boolean {
 const WELL_FORMED: Record<LiveEvent['type'], (event: Record<string, unknown>) => boolean> = {
   connected: () => true,
   post: (event) => has(event.data, POST),
+  deleted: (event) => has(event.data, DELETED),
   alert: (event) => has(event.data, ALERT),
   metrics_update: ({ data }) => isObject(data) && WINDOWS.every((w) => has(data[w], COUNTS)),
   resync: () => true,

@@ -18,6 +18,8 @@ function post(i: number, over: Partial<PostData> = {}): PostData {
     emotion: 'joy',
     model_name: 'm',
     analyzed_at: new Date(T0 + i * 1000).toISOString(),
+    lang: null,
+    url: null,
     ...over,
   }
 }
@@ -75,7 +77,7 @@ describe('a post event', () => {
   })
 
   it('enters the feed only when it matches the filters', () => {
-    const filtered = reducer(initialState, { type: 'filters', filters: { source: 'reddit', sentiment: '' } })
+    const filtered = reducer(initialState, { type: 'filters', filters: { source: 'reddit', lang: '', sentiment: '' } })
     const state = reducer(filtered, posts(post(1), post(2)))
     expect(state.feed.map((p) => p.source)).toEqual(['reddit'])
   })
@@ -117,6 +119,34 @@ describe('a post event', () => {
     const state = reducer(loaded, { type: 'events', events: [{ type: 'post', data: post(1) }], now: T0 + 30_000 })
     expect(postsLastMinute(state, T0 + 30_000)).toBe(61) // 60 of the minute before, 1 seen
     expect(postsLastMinute(state, T0 + 60_000)).toBe(1)
+  })
+})
+
+describe('a deleted event', () => {
+  it('drops the post from the feed and from what is held while paused', () => {
+    let state = reducer(initialState, posts(post(1), post(2)))
+    state = reducer(state, { type: 'pause', paused: true })
+    state = reducer(state, posts(post(3)))
+    const deleted = (id: string): LiveEvent => ({ type: 'deleted', data: { post_id: id, source: 'twitter', deleted_at: '2026-11-29T10:00:05Z' } })
+    state = reducer(state, events(deleted('p-1'), deleted('p-3'), deleted('p-9')))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-2'])
+    expect(state.held).toEqual([])
+  })
+
+  it('in the same batch as its post leaves it out', () => {
+    const state = reducer(initialState, events(
+      { type: 'post', data: post(4) },
+      { type: 'deleted', data: { post_id: 'p-4', source: 'twitter', deleted_at: '2026-11-29T10:00:05Z' } },
+    ))
+    expect(state.feed).toEqual([])
+  })
+})
+
+describe('the language filter', () => {
+  it('lets in only the posts of its language', () => {
+    let state = reducer(initialState, { type: 'filters', filters: { source: '', lang: 'en', sentiment: '' } })
+    state = reducer(state, posts(post(1, { lang: 'en' }), post(2, { lang: 'fr' }), post(3)))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-1'])
   })
 })
 

@@ -65,7 +65,7 @@ export const initialState: State = {
   feed: [],
   held: [],
   paused: false,
-  filters: { source: '', sentiment: '' },
+  filters: { source: '', lang: '', sentiment: '' },
   alerts: [],
   notice: null,
   arrivals: [],
@@ -101,6 +101,7 @@ export function postsLastMinute(state: State, now: number): number {
 export function matches(post: FeedPost, filters: Filters): boolean {
   return (
     (!filters.source || post.source === filters.source) &&
+    (!filters.lang || post.lang === filters.lang) &&
     (!filters.sentiment || post.sentiment_label === filters.sentiment)
   )
 }
@@ -259,12 +260,14 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
   const posts: FeedPost[] = []
   // A post the REST load already brought (its event came just after the query) is not shown or counted twice.
   const seen = new Set([...state.feed, ...state.held].map((p) => p.post_id))
+  const deleted = new Set<string>() // deleted at their source: gone from the page too
   let { alerts, notice, distribution } = state
   for (const event of events) {
     if (event.type === 'post' && !seen.has(event.data.post_id)) {
       seen.add(event.data.post_id)
       posts.push(event.data)
     }
+    else if (event.type === 'deleted') deleted.add(event.data.post_id)
     else if (event.type === 'alert') {
       if (!alerts.some((a) => a.id === event.data.id)) {
         alerts = [event.data, ...alerts].slice(0, ALERTS_CAP)
@@ -283,6 +286,7 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
   }
   if (distribution && posts.length) distribution = countPosts(distribution, posts)
   const newest = posts.reverse().filter((p) => matches(p, state.filters)) // newest first
+  const kept = (shown: FeedPost[]) => (deleted.size ? shown.filter((p) => !deleted.has(p.post_id)) : shown)
   const [series, emotions] = countInto(state.series, state.emotions, posts, state.period)
   const arrivals = [...state.arrivals.filter((t) => now - t < 60_000), ...posts.map(() => now)]
   return {
@@ -294,7 +298,7 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
     emotions,
     arrivals,
     now,
-    feed: state.paused ? state.feed : [...newest, ...state.feed].slice(0, FEED_CAP),
-    held: state.paused ? [...newest, ...state.held].slice(0, FEED_CAP) : state.held,
+    feed: kept(state.paused ? state.feed : [...newest, ...state.feed]).slice(0, FEED_CAP),
+    held: kept(state.paused ? [...newest, ...state.held] : state.held).slice(0, FEED_CAP),
   }
 }

@@ -6,6 +6,7 @@ import { EMOTION_VALUES } from './generated/events'
 
 export type {
   AlertData,
+  DeletedData,
   Emotion,
   LiveEvent,
   MetricsWindows,
@@ -65,5 +66,6 @@ export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline' | 's
 
 export interface Filters {
   source: string
+  lang: string // a BCP 47 primary subtag ("en"), "und", or '' for any
   sentiment: '' | Sentiment
 }

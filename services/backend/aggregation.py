@@ -113,13 +113,14 @@ def percentages(counts: dict[str, int]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Filters:
     """What to count: posts created from ``start`` to ``end`` (inclusive), of a source, a sentiment, an
-    emotion; None is any."""
+    emotion, a language; None is any."""
 
     start: datetime | None = None
     end: datetime | None = None
     source: str | None = None
     sentiment: Sentiment | None = None
     emotion: Emotion | None = None
+    lang: str | None = None
 
 
 Rows = list[tuple[datetime | None, str, int, float]]
@@ -134,21 +135,24 @@ class SentimentAggregator:
         grain: Grain | None, lo: datetime, hi: datetime, by: str, period: Period | None, f: Filters
     ) -> Select[Any]:
         """(bucket, label, posts, confidence sum) per bucket and label, for posts created in [lo, hi)."""
+        lang: Any
         if grain:
             table: Any = SentimentRollup
-            when, source = SentimentRollup.bucket, SentimentRollup.source
+            when, source, lang = SentimentRollup.bucket, SentimentRollup.source, SentimentRollup.lang
             posts: Any = func.sum(SentimentRollup.posts)
             confidence = func.sum(SentimentRollup.confidence_sum)
             where = [SentimentRollup.grain == grain]
         else:
             table = SentimentAnalysis
-            when, source = SocialMediaPost.created_at, SocialMediaPost.source
+            when, source, lang = SocialMediaPost.created_at, SocialMediaPost.source, SocialMediaPost.lang
             posts, confidence = func.count(), func.sum(SentimentAnalysis.confidence_score)
             where = []
         label = getattr(table, by)
         where += [when >= lo, when < hi]
         if f.source is not None:
             where.append(source == f.source)
+        if f.lang is not None:
+            where.append(lang == f.lang)
         for column, value in (("sentiment_label", f.sentiment), ("emotion", f.emotion)):
             if value is not None:
                 where.append(getattr(table, column) == value)
@@ -209,7 +213,12 @@ class SentimentAggregator:
         low = max(since, f.start) if since and f.start else since or f.start
         if low is not None:
             where.append(r.bucket >= floor(low, "hour"))
-        for column, value in (("source", f.source), ("sentiment_label", f.sentiment), ("emotion", f.emotion)):
+        for column, value in (
+            ("source", f.source),
+            ("lang", f.lang),
+            ("sentiment_label", f.sentiment),
+            ("emotion", f.emotion),
+        ):
             if value is not None:
                 where.append(getattr(r, column) == value)
         hours = select(r.bucket, func.sum(r.posts).label("n")).where(*where).group_by(r.bucket).subquery()

@@ -22,6 +22,7 @@ class FeedQuery:
     limit: int
     offset: int
     source: str | None
+    lang: str | None
     sentiment: Sentiment | None
     emotion: Emotion | None
     start_date: datetime | None
@@ -29,13 +30,15 @@ class FeedQuery:
     before: str | None  # a post_id: only posts older than it
 
     def filters(self) -> Filters:
-        return Filters(self.start_date, self.end_date, self.source, self.sentiment, self.emotion)
+        return Filters(self.start_date, self.end_date, self.source, self.sentiment, self.emotion, self.lang)
 
     def where(self) -> list[ColumnElement[bool]]:
         """The conditions on the posts."""
         where: list[ColumnElement[bool]] = []
         if self.source:
             where.append(SocialMediaPost.source == self.source)
+        if self.lang:
+            where.append(SocialMediaPost.lang == self.lang)
         if self.start_date:
             where.append(SocialMediaPost.created_at >= self.start_date)
         if self.end_date:
@@ -81,6 +84,7 @@ async def page(
     total = max(kept, query.offset + len(found))
     asked = {
         "source": query.source,
+        "lang": query.lang,
         "sentiment": query.sentiment,
         "emotion": query.emotion,
         "start_date": query.start_date,
@@ -148,6 +152,8 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
             content=r.content,
             author=r.author,
             created_at=r.created_at,
+            lang=r.lang,
+            url=r.url,
             sentiment=Analysis(
                 label=r.sentiment_label,
                 confidence=r.confidence_score,

@@ -2,10 +2,13 @@
 letters, and the warnings an operator should act on."""
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import redis.asyncio as aioredis
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,7 +16,9 @@ from services.backend.aggregation import Filters, SentimentAggregator
 from services.backend.cache import AnswerCache
 from services.backend.schemas import Stats
 from services.common.db.models import DeadLetter, SentimentAnalysis, SocialMediaPost
+from services.common.names import RedisNames
 from services.common.redis import PERSISTENCE_WARNING, Persistence
+from services.common.sources import SourceStatus
 from services.common.timestamps import utcnow
 
 EXACT_COUNT_BELOW = 100_000  # rows; above it /api/health reports PostgreSQL's estimate, not COUNT(*)
@@ -39,13 +44,29 @@ async def dead_letters(engine: AsyncEngine) -> int:
     return await row_count(engine, DeadLetter.__tablename__)
 
 
-def warnings(persistence: Persistence | None, dead_letters: int | None, degraded_at: int) -> list[str]:
+async def sources(redis: aioredis.Redis, names: RedisNames) -> list[SourceStatus]:
+    """What each live source last reported (services/common/sources.py), by label; one that cannot be read
+    (written by another version) is left out."""
+    found = []
+    for _, raw in sorted((await redis.hgetall(names.source_status)).items()):
+        with contextlib.suppress(ValidationError):
+            found.append(SourceStatus.model_validate_json(raw))
+    return found
+
+
+def warnings(
+    persistence: Persistence | None,
+    dead_letters: int | None,
+    degraded_at: int,
+    reported: list[SourceStatus] | None = None,
+) -> list[str]:
     found = [PERSISTENCE_WARNING[persistence]] if persistence in PERSISTENCE_WARNING else []
     if dead_letters is not None and dead_letters >= degraded_at:
         found.append(
             f"{dead_letters} posts are dead letters (DEAD_LETTERS_DEGRADED_AT is {degraded_at}): see why "
             "with python -m services.worker dead-letters, then redrive or delete them."
         )
+    found += [w for w in (source.warning() for source in reported or []) if w]
     return found
 
 

@@ -31,13 +31,19 @@ from services.backend.schemas import (
 from services.common.db.models import SentimentAlert
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
+from services.common.messages import LANG_PATTERN
 from services.common.redis import Persistence, persistence, redis_unavailable
+from services.common.sources import SourceStatus
 from services.common.timestamps import QueryDatetime, utcnow
 
 DEFAULT_SPAN = timedelta(hours=24)  # of the time series when start_date is not given
 Timestamp = QueryDatetime  # ISO 8601, held in UTC; without an offset, read as UTC
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 Source = Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)]
+Lang = Annotated[
+    str | None,
+    Query(pattern=LANG_PATTERN, description='a BCP 47 primary subtag ("en"), or "und"'),
+]
 Limit = Annotated[int, Query(ge=1, le=100)]
 # An offset costs a walk over every row it skips: past this many, page with ``before`` (the feed) or
 # ``end_date`` (the alerts), which cost the same on every page.
@@ -93,12 +99,14 @@ async def health(backend: BackendDep) -> JSONResponse:
     )
     stats = await probes.stats(backend.reads, backend.aggregator, backend.cache) if database else None
     kept: Persistence | None = None
+    sources: list[SourceStatus] = []
     if redis_up:
         kept = await probes.within(persistence(backend.redis), "unknown")
+        sources = await probes.within(probes.sources(backend.redis, backend.names), [])
     dead = await probes.within(probes.dead_letters(backend.reads), None) if database else None
     if dead is not None:
         backend.dead_letters.set(dead)
-    warnings = probes.warnings(kept, dead, backend.settings.dead_letters_degraded_at)
+    warnings = probes.warnings(kept, dead, backend.settings.dead_letters_degraded_at, sources)
     piling_up = dead is not None and dead >= backend.settings.dead_letters_degraded_at
     status = (
         "unhealthy" if not database else "healthy" if redis_up and triton and not piling_up else "degraded"
@@ -114,6 +122,7 @@ async def health(backend: BackendDep) -> JSONResponse:
         stats=stats,
         redis_persistence=kept,
         dead_letters=dead,
+        sources=sources,
         warnings=warnings,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=503 if status == "unhealthy" else 200)
@@ -126,6 +135,7 @@ async def posts(
     limit: Limit = 50,
     offset: Offset = 0,
     source: Source = None,
+    lang: Lang = None,
     sentiment: Sentiment | None = None,
     emotion: Emotion | None = None,
     start_date: Annotated[Timestamp | None, Query(description="ISO 8601 (UTC without an offset)")] = None,
@@ -144,7 +154,7 @@ async def posts(
     post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
     share one query."""
     dates_in_order(start_date, end_date)
-    query = feed.FeedQuery(limit, offset, source, sentiment, emotion, start_date, end_date, before)
+    query = feed.FeedQuery(limit, offset, source, lang, sentiment, emotion, start_date, end_date, before)
     return await backend.cache.response(
         request,
         lambda: feed.page(

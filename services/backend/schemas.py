@@ -9,6 +9,7 @@ from services.backend.aggregation import Period
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
 from services.common.redis import Persistence
+from services.common.sources import SourceStatus
 from services.common.timestamps import UtcDatetime
 
 ServiceState = Literal["connected", "disconnected"]
@@ -44,6 +45,9 @@ class Health(BaseModel):
     dead_letters: int | None = Field(
         description="Posts set aside, kept until redriven or deleted (None while PostgreSQL does not answer)"
     )
+    sources: list[SourceStatus] = Field(
+        default_factory=list, description="What each live source last reported (none: no live source ran)"
+    )
     warnings: list[str] = Field(description="What an operator should know and act on, in plain words")
 
 
@@ -61,12 +65,17 @@ class Post(BaseModel):
     author: str
     created_at: UtcDatetime
     sentiment: Analysis
+    lang: str | None = Field(
+        default=None, description='BCP 47 primary subtag, "und" when it could not be told; null: not recorded'
+    )
+    url: str | None = Field(default=None, description="the post at its source")
 
 
 class PostFilters(BaseModel):
     """The filters asked for, None where not given (a label is any text: an unknown one matches nothing)."""
 
     source: str | None
+    lang: str | None
     sentiment: str | None
     emotion: str | None
     start_date: UtcDatetime | None

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, TypeAdapter
 
 from services.common.labels import Emotion, Sentiment
+from services.common.messages import DeleteMessage
 from services.common.timestamps import UtcDatetime
 
 PREVIEW_CHARS = 200
@@ -37,6 +38,18 @@ class PostData(_Shape):
     emotion: Emotion
     model_name: str
     analyzed_at: UtcDatetime
+    lang: str | None = None  # BCP 47 primary subtag, "und" when it could not be told; None: not recorded
+    url: str | None = None  # the post at its source
+
+
+class DeletedData(_Shape):
+    post_id: str
+    source: str
+    deleted_at: UtcDatetime
+
+    @classmethod
+    def of(cls, message: DeleteMessage) -> "DeletedData":
+        return cls(post_id=message.post_id, source=message.source, deleted_at=message.deleted_at)
 
 
 class AlertData(_Shape):
@@ -75,6 +88,13 @@ class PostEvent(_Shape):
     data: PostData
 
 
+class DeletedEvent(_Shape):
+    """A post its source deleted, and that was stored: gone from the database; clients drop it too."""
+
+    type: Literal["deleted"] = "deleted"
+    data: DeletedData
+
+
 class AlertEvent(_Shape):
     type: Literal["alert"] = "alert"
     data: AlertData
@@ -96,7 +116,8 @@ class ResyncEvent(_Shape):
 
 
 Event = Annotated[
-    ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent | ResyncEvent, Field(discriminator="type")
+    ConnectedEvent | PostEvent | DeletedEvent | AlertEvent | MetricsUpdateEvent | ResyncEvent,
+    Field(discriminator="type"),
 ]
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)  # type: ignore[arg-type, unused-ignore]  # some pydantic releases type it as a value
 

@@ -15,6 +15,8 @@ LLM_REQUESTS = "llm_requests"
 LLM_REVIEWS = "llm_reviews"
 CACHE = "sentiment_cache"
 LIVE_TICKETS = "live_tickets"
+SOURCE_STATUS = "source_status"
+INGEST_CURSORS = "ingest_cursors"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,16 @@ class RedisNames:
     def llm_reviews(self) -> str:
         """Counters (one key a minute) of second-opinion requests to the LLM provider."""
         return self.prefix + LLM_REVIEWS
+
+    @property
+    def source_status(self) -> str:
+        """Hash: source label -> its SourceStatus as JSON (services/common/sources.py)."""
+        return self.prefix + SOURCE_STATUS
+
+    @property
+    def ingest_cursors(self) -> str:
+        """Hash: source label -> where it resumes reading, set in the same MULTI as the XADD it covers."""
+        return self.prefix + INGEST_CURSORS
 
     def live_ticket(self, ticket: str) -> str:
         """String with a TTL: a WebSocket ticket, taken (GETDEL) by the replica the socket reaches."""

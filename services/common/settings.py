@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from services.common.messages import primary_subtag
+
 # Values copied from an example file and never changed; refused wherever a secret goes.
 PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "change-me", "change_me", "changethis", "password", "secret", "placeholder"}
@@ -25,6 +27,8 @@ PLACEHOLDER_SECRETS = frozenset(
 # The synthetic feed's scenarios and topics (services/ingester/synthetic.py writes the posts for each).
 Scenario = Literal["steady", "burst"]
 SyntheticTopic = Literal["phone", "airline", "coffee", "election", "streaming", "football", "weather"]
+# The ingester's sub-commands that make run and Compose start (INGEST_SOURCES).
+IngestSource = Literal["synthetic", "bluesky"]
 
 
 class SettingsError(ValueError):
@@ -132,6 +136,14 @@ class Settings(BaseSettings):
         description="Days of minute and hour rollups kept (at least RETENTION_DAYS): the charts keep counting "
         "the days whose posts are dropped.",
     )
+    tombstone_days: int = Field(
+        7,
+        ge=2,
+        le=3650,
+        description="Days the tombstone of a post deleted at its source is kept (the partition maintenance forgets "
+        "older ones): while it is, that post is never stored again. Keep it longer than a source's replay window "
+        "(Jetstream's: 36 hours) plus the longest backlog the stream may hold.",
+    )
     partition_maintenance_every_s: float = Field(
         3600.0,
         ge=10,
@@ -192,6 +204,41 @@ class Settings(BaseSettings):
     ingest_burst_topic: SyntheticTopic = Field("airline", description="The topic of the burst scenario.")
     ingest_seed: int = Field(
         42, description="Seed of the synthetic feed: the same seed gives the same posts."
+    )
+    ingest_sources: Annotated[list[IngestSource], NoDecode] = Field(
+        ["synthetic"],
+        description="Comma-separated sources make run and Compose start, one ingester each: synthetic, "
+        "bluesky (docs/sources.md). The default invents posts, since a new machine may have no network.",
+    )
+    ingest_languages: Annotated[list[str], NoDecode] = Field(
+        ["en"],
+        description="Comma-separated languages (BCP 47 primary subtags) the live sources send for analysis: "
+        "a post in another is skipped and counted per language; und (undetermined) always goes. Default: "
+        "the bundled model's (its manifest's languages); set it wider for a multilingual model.",
+    )
+    ingest_metrics_port: int = Field(
+        9200,
+        ge=0,
+        le=65_535,
+        description="Port of a live source's /metrics (Prometheus) on 127.0.0.1 (0: none); make run gives "
+        "each source this port, the next, and so on.",
+    )
+    bluesky_jetstream_urls: Annotated[list[str], NoDecode] = Field(
+        [
+            "wss://jetstream1.us-east.bsky.network/subscribe",
+            "wss://jetstream2.us-east.bsky.network/subscribe",
+            "wss://jetstream1.us-west.bsky.network/subscribe",
+            "wss://jetstream2.us-west.bsky.network/subscribe",
+        ],
+        description="Comma-separated Jetstream /subscribe endpoints the bluesky source reads, the next one "
+        "after a failure (a cursor works on any of them).",
+    )
+    bluesky_rewind_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Seconds the bluesky source rewinds its cursor on reconnect, so that nothing between "
+        "two connections is missed (the worker drops what comes twice).",
     )
     worker_batch_size: int = Field(
         64,
@@ -505,6 +552,30 @@ class Settings(BaseSettings):
         if self.llm_review_below > 0 and self.llm_provider == "none":
             raise ValueError("LLM_REVIEW_BELOW: second opinions need an LLM_PROVIDER")
         return self
+
+    @field_validator("ingest_sources", "ingest_languages", "bluesky_jetstream_urls", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("ingest_languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        tags = [primary_subtag(tag) for tag in value]
+        wrong = [tag for tag, primary in zip(value, tags, strict=True) if primary is None]
+        if wrong or not value:
+            raise ValueError(f"must be BCP 47 language tags such as en,de (not {', '.join(wrong) or 'none'})")
+        return [tag for tag in tags if tag is not None]
+
+    @field_validator("bluesky_jetstream_urls")
+    @classmethod
+    def _websockets(cls, value: list[str]) -> list[str]:
+        wrong = [url for url in value if not re.match(r"^wss?://[^/?#\s]+(/\S*)?$", url)]
+        if wrong or not value:
+            raise ValueError(f"must be ws:// or wss:// URLs (not {', '.join(wrong) or 'none'})")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,10 +1,11 @@
-"""Writing posts onto the stream: XADD in one pipelined round trip, within the backlog limit."""
+"""Writing posts onto the stream: XADD in one pipelined round trip, within the backlog limit; with a source's
+cursor, the XADDs and the cursor in one MULTI, so that a source resumes where what it sent ends."""
 
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from services.common.messages import PostMessage
+from services.common.messages import StreamMessage
 from services.common.names import RedisNames
 
 
@@ -34,14 +35,22 @@ class StreamWriter:
             raise BacklogFull(backlog, self.max_backlog)
         return backlog
 
-    async def add(self, posts: Sequence[PostMessage]) -> None:
-        """XADD the posts in one pipelined round trip (no backlog check, no retry)."""
-        pipe = self.client.pipeline(transaction=False)
+    async def add(self, posts: Sequence[StreamMessage], cursor: tuple[str, str] | None = None) -> None:
+        """XADD the messages in one pipelined round trip (no backlog check, no retry); with ``cursor``
+        (source, position), in a MULTI that also sets that source's cursor."""
+        pipe = self.client.pipeline(transaction=cursor is not None)
         for post in posts:
             pipe.xadd(self.names.stream, post.to_stream())  # type: ignore[arg-type]
+        if cursor is not None:
+            pipe.hset(self.names.ingest_cursors, *cursor)
         await pipe.execute()
 
-    async def add_within_backlog(self, posts: Sequence[PostMessage]) -> None:
+    async def cursor(self, source: str) -> str | None:
+        """Where ``source`` resumes: the cursor set with the last messages it sent."""
+        value = await self.client.hget(self.names.ingest_cursors, source)
+        return None if value is None else value.decode() if isinstance(value, bytes) else str(value)
+
+    async def add_within_backlog(self, posts: Sequence[StreamMessage]) -> None:
         """The posts added, or BacklogFull and none added."""
         await self.check_room(len(posts))
         await self.add(posts)

@@ -4,6 +4,7 @@ python -m services.ingester [synthetic] [--count N]       the synthetic feed at 
                                                           Ctrl-C, or N posts), INGEST_SCENARIO steady or burst
 python -m services.ingester replay FILE [--rate R | --fast] [--map FIELD=NAME ...] [--source S] [--format F]
                                                           the posts of a JSON lines or CSV file
+python -m services.ingester bluesky                       every new Bluesky post, from Jetstream (BLUESKY_*)
 
 Every record is validated first (invalid ones are reported and skipped); sending waits while the stream's
 backlog is at STREAM_MAX_BACKLOG, and through Redis outages.
@@ -17,11 +18,13 @@ import sys
 import time
 
 from services.common.cli import start
-from services.ingester import replay, synthetic
+from services.ingester import bluesky, replay, synthetic
 from services.ingester.producer import Producer
 from services.ingester.source import Source, SourceError
 
-SOURCES: dict[str, Source] = {source.name: source for source in (synthetic.SOURCE, replay.SOURCE)}
+SOURCES: dict[str, Source] = {
+    source.name: source for source in (synthetic.SOURCE, replay.SOURCE, bluesky.SOURCE)
+}
 DEFAULT = synthetic.SOURCE.name
 
 

@@ -1,5 +1,6 @@
 """What every ingester source sends through: records validated (an invalid one is counted with its reason
-and skipped), sends paced and batched, waiting while the backlog is full and while Redis is away."""
+and skipped), sends paced and batched, waiting while the backlog is full and while Redis is away. A live
+source's cursor goes out with the messages it follows, in one MULTI."""
 
 import asyncio
 import logging
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from services.common.messages import MessageError, PostMessage
+from services.common.messages import MessageError, PostMessage, StreamMessage
 from services.common.names import RedisNames
 from services.common.redis import redis_client, redis_unavailable
 from services.common.retry import waiting_out
@@ -52,7 +53,9 @@ class Producer:
         self.writer = StreamWriter(client, names, max_backlog)
         self.batch = batch
         self.tally = Tally()
-        self._queue: list[PostMessage] = []
+        self._queue: list[StreamMessage] = []
+        self._cursor: tuple[str, str] | None = None  # (source, position) not yet written
+        self._flushing = asyncio.Lock()
 
     @classmethod
     def for_settings(cls, settings: Settings, rate: float) -> "Producer":
@@ -77,23 +80,46 @@ class Producer:
             log.warning("skipped an invalid record (%s): %s", fields.get("post_id", "no post_id"), exc)
             return None
 
-    async def send(self, post: PostMessage) -> None:
-        """Queue one post; they go out in pipelined batches (``flush`` sends the rest)."""
-        self._queue.append(post)
+    async def send(self, post: StreamMessage) -> None:
+        """Queue one message; they go out in pipelined batches (``flush`` sends the rest)."""
+        self.queue(post)
         if len(self._queue) >= self.batch:
             await self.flush()
 
-    async def flush(self) -> None:
-        if not self._queue:
-            return
-        posts, self._queue = self._queue, []
-        await self._retrying(self._wait_for_room, len(posts))
-        await self._retrying(self.writer.add, posts)
-        self.tally.sent += len(posts)
+    def queue(self, post: StreamMessage) -> None:
+        """Queue one message for the next ``flush``, which is the caller's to call."""
+        self._queue.append(post)
 
-    async def _wait_for_room(self, n: int) -> None:
-        started, said = time.monotonic(), False
-        while True:
+    def advance(self, source: str, cursor: str) -> None:
+        """Where ``source`` resumes once what is queued is sent: written with the next flush."""
+        self._cursor = (source, cursor)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def flush(self, wait: bool = True) -> None:
+        """Send what is queued, and the cursor; while the backlog is full, wait (or, ``wait=False``, raise
+        BacklogFull and keep the queue)."""
+        async with self._flushing:
+            if not self._queue and self._cursor is None:
+                return
+            if wait:
+                await self._retrying(self._wait_for_room, len(self._queue))
+            else:
+                await self._retrying(self.writer.check_room, len(self._queue))
+            posts, self._queue = self._queue, []
+            cursor, self._cursor = self._cursor, None
+            await self._retrying(self.writer.add, posts, cursor)
+            self.tally.sent += len(posts)
+
+    async def wait_for_room(self, stop: asyncio.Event | None = None) -> None:
+        """Return once what is queued fits under the backlog limit (or once ``stop`` is set)."""
+        await self._retrying(self._wait_for_room, max(1, len(self._queue)), stop)
+
+    async def _wait_for_room(self, n: int, stop: asyncio.Event | None = None) -> None:
+        started, said, backlog = time.monotonic(), False, None
+        while stop is None or not stop.is_set():
             try:
                 backlog = await self.writer.check_room(n)
                 break
@@ -104,9 +130,10 @@ class Producer:
             await asyncio.sleep(0.2)
         if said:
             self.tally.waited_s += time.monotonic() - started
-            log.info("backlog down to %d: sending again", backlog)
+            if backlog is not None:
+                log.info("backlog down to %d: sending again", backlog)
 
-    async def _retrying(self, call: Callable[..., Awaitable[None]], *args: object) -> None:
+    async def _retrying(self, call: Callable[..., Awaitable[object]], *args: object) -> None:
         # Redis away or refusing writes for now (out of memory, a failed save, a replica): wait, then send.
         async for attempt in waiting_out("Redis", redis_unavailable, log):
             with attempt:

@@ -38,6 +38,14 @@ class Platform(Supervisor):
         first = self.settings.worker_metrics_port
         return [first + i for i in range(self.workers)] if first else []
 
+    @property
+    def source_ports(self) -> list[int]:
+        """Each source's /metrics port (the synthetic feed has none): INGEST_METRICS_PORT, the next, ..."""
+        first, ports = self.settings.ingest_metrics_port, list[int]()
+        for source in self.settings.ingest_sources:
+            ports.append(first + sum(1 for p in ports if p) if first and source != "synthetic" else 0)
+        return ports
+
     def check_ports(self) -> None:
         ports = {
             self.settings.backend_port: "the API",
@@ -45,6 +53,7 @@ class Platform(Supervisor):
             self.triton_port: "Triton's gRPC",
             self.triton_port + 1: "Triton's metrics",
             **{port: "a worker's /metrics" for port in self.worker_ports},
+            **{port: "a source's /metrics" for port in self.source_ports if port},
         }
         taken = [f"{port} ({what})" for port, what in ports.items() if not port_free(port)]
         if taken:
@@ -55,7 +64,7 @@ class Platform(Supervisor):
 
     async def up(self) -> None:
         """Every part, in order: datastores, schema (and partition maintenance on a timer), Triton,
-        workers, API, ingester, dashboard."""
+        workers, API, an ingester for each of INGEST_SOURCES, dashboard."""
         settings, python = self.settings, sys.executable
         self.check_ports()
         postgres, redis = datastores.data_services(settings, self.data)
@@ -86,7 +95,12 @@ class Platform(Supervisor):
         await self.start(
             Service("backend", [python, "-m", "services.backend"], ready=api), STARTUP_TIMEOUT_S["backend"]
         )
-        await self.start(Service("ingester", [python, "-m", "services.ingester"]))
+        for source, port in zip(settings.ingest_sources, self.source_ports, strict=True):
+            # One process a source: one that cannot reach its servers keeps trying, and the others go on.
+            env = {"INGEST_METRICS_PORT": str(port)}
+            await self.start(
+                Service(f"ingester-{source}", [python, "-m", "services.ingester", source], env=env)
+            )
         if dashboard_built():
             await self.start(self._dashboard(), STARTUP_TIMEOUT_S["dashboard"])
 

@@ -82,7 +82,7 @@ async def _after_crashes(worker: Worker, entry: Entry, crashes: int) -> None:
     """A post whose lone attempts each stopped the worker: settled if it was stored after all (the crash
     came after the commit), else dead-lettered."""
     retrying = worker.outage.retrying
-    valid, _ = validate([entry], worker.settings.retention_days)
+    valid, _, _ = validate([entry], worker.settings.retention_days)
     known = await retrying(lambda: worker.look_up([post.post_id for _, post in valid]))
     if valid and valid[0][1].post_id in known:
         events, refused = events_for(valid, known)

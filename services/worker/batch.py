@@ -5,7 +5,7 @@ from datetime import datetime
 
 from services.common.events import PostData, preview
 from services.common.inference.types import Prediction
-from services.common.messages import MessageError, PostMessage
+from services.common.messages import DeleteMessage, MessageError, PostMessage, parse_entry
 from services.worker.store import StoredPost
 from services.worker.stream import Entry
 
@@ -13,15 +13,23 @@ Valid = tuple[Entry, PostMessage]
 Refused = tuple[Entry, str]  # an entry and the reason it is dead-lettered
 
 
-def validate(batch: list[Entry], retention_days: int) -> tuple[list[Valid], list[Refused]]:
-    """The entries that are posts (of the days kept), and the others with what is wrong with them."""
-    valid, dead = [], []
+def validate(
+    batch: list[Entry], retention_days: int
+) -> tuple[list[Valid], list[DeleteMessage], list[Refused]]:
+    """The entries that are posts (of the days kept), the deletes, and the others with what is wrong with
+    them."""
+    valid, deletes, dead = [], [], []
     for entry in batch:
         try:
-            valid.append((entry, PostMessage.from_stream(entry.fields, retention_days)))
+            message = parse_entry(entry.fields, retention_days)
         except MessageError as exc:
             dead.append((entry, str(exc)))
-    return valid, dead
+            continue
+        if isinstance(message, DeleteMessage):
+            deletes.append(message)
+        else:
+            valid.append((entry, message))
+    return valid, deletes, dead
 
 
 def first_unknown(valid: list[Valid], known: dict[str, StoredPost]) -> list[Valid]:
@@ -33,13 +41,17 @@ def first_unknown(valid: list[Valid], known: dict[str, StoredPost]) -> list[Vali
     return list(new.values())
 
 
-def events_for(valid: list[Valid], known: dict[str, StoredPost]) -> tuple[list[PostData], list[Refused]]:
-    """Each post's event, from the stored row whoever stored it; a post_id stored with other content is
-    refused."""
+def events_for(
+    valid: list[Valid], known: dict[str, StoredPost], deleted: set[str] | frozenset[str] = frozenset()
+) -> tuple[list[PostData], list[Refused]]:
+    """Each post's event, from the stored row whoever stored it; a post deleted at its source has none, and
+    a post_id stored with other content is refused."""
     events: dict[str, PostData] = {}
     refused = []
     for entry, post in valid:
         row = known.get(post.post_id)
+        if post.post_id in deleted:
+            continue
         if row is not None and row.content == post.content:
             events[post.post_id] = event_of(row)
         else:
@@ -60,6 +72,8 @@ def event_of(row: StoredPost) -> PostData:
         emotion=row.emotion,
         model_name=row.model_name,
         analyzed_at=row.analyzed_at,
+        lang=row.lang,
+        url=row.url,
     )
 
 

@@ -15,17 +15,19 @@ from functools import partial
 from typing import Any
 
 from services.common.db.engine import create_engine, session_factory
-from services.common.events import PostData, PostEvent, encode_event
 from services.common.inference.fallback import FallbackClassifier
+from services.common.messages import DeleteMessage
+from services.common.metrics_server import http_server
 from services.common.names import RedisNames
 from services.common.redis import redis_client
 from services.common.settings import Settings
 from services.worker import alone, dead_letters
-from services.worker.batch import Refused, Valid, analysed, events_for, first_unknown, validate
+from services.worker.batch import Valid, analysed, events_for, first_unknown, validate
 from services.worker.dead_letters import Failures
-from services.worker.metrics import Metrics, http_server
+from services.worker.metrics import Metrics
 from services.worker.outage import Pauser, Stopped, is_outage
-from services.worker.store import StoredPost, stored, write
+from services.worker.settle import settle as settle_batch
+from services.worker.store import StoredPost, delete, stored, write_or_find
 from services.worker.stream import Entry, WorkStream
 
 log = logging.getLogger("worker")
@@ -244,15 +246,29 @@ class Worker:
             await alone.handle(self, entry)
 
     async def process(self, batch: list[Entry]) -> None:
-        """A batch, top to bottom: validate, look up what is stored, classify the new posts in one call,
-        store them in one transaction, settle (publish, dead-letter, acknowledge)."""
-        valid, dead = validate(batch, self.settings.retention_days)
-        known = await self.look_up([post.post_id for _, post in valid])
-        new = first_unknown(valid, known)
+        """A batch, top to bottom: validate, apply the deletes, look up what is stored, classify the new
+        posts in one call, store them in one transaction, settle (publish, dead-letter, acknowledge)."""
+        valid, deletes, dead = validate(batch, self.settings.retention_days)
+        # The deletes first, in their own transaction: a post deleted in this batch is then not stored.
+        removed = await self.delete(deletes)
+        gone = {d.post_id for d in deletes}
+        valid_kept = [(entry, post) for entry, post in valid if post.post_id not in gone]
+        known = await self.look_up([post.post_id for _, post in valid_kept])
+        new = first_unknown(valid_kept, known)
         if new:
-            known |= await self.store(await self.classify(new))
-        events, refused = events_for(valid, known)
-        await self.settle(events, dead + refused, batch)
+            found, tombstoned = await self.store(await self.classify(new))
+            known |= found
+            gone |= tombstoned
+        events, refused = events_for(valid, known, gone)
+        await self.settle(events, dead + refused, batch, removed)
+
+    async def delete(self, deletes: list[DeleteMessage]) -> list[DeleteMessage]:
+        """The deletes applied; those whose posts were stored (and are now gone)."""
+        async with self.sessions() as session:
+            removed = await delete(session, deletes)
+        self.metrics.deletes.inc(len(deletes))
+        self.metrics.posts_deleted.inc(len(removed))
+        return removed
 
     async def look_up(self, post_ids: list[str]) -> dict[str, StoredPost]:
         async with self.sessions() as session:
@@ -262,24 +278,11 @@ class Worker:
         result = await self.classifier.classify([post.content for _, post in new])
         return analysed(new, result.predictions, datetime.now(UTC))
 
-    async def store(self, rows: list[StoredPost]) -> dict[str, StoredPost]:
-        """The rows as stored: ours, and those another worker stored between our look-up and our write."""
+    async def store(self, rows: list[StoredPost]) -> tuple[dict[str, StoredPost], set[str]]:
+        """The rows as stored (services/worker/store.py ``write_or_find``), and the tombstoned post_ids."""
         async with self.sessions() as session:
-            inserted = await write(session, rows)
-            found = {row.post_id: row for row in rows if row.post_id in inserted}
-            if len(inserted) < len(rows):
-                found |= await stored(session, [row.post_id for row in rows if row.post_id not in inserted])
-        return found
+            found, tombstoned = await write_or_find(session, rows)
+        self.metrics.tombstoned.inc(len(tombstoned))
+        return found, tombstoned
 
-    async def settle(self, events: list[PostData], dead: list[Refused], batch: list[Entry]) -> None:
-        """Keep the dead letters (in PostgreSQL, first: an entry is acknowledged only once it is stored or
-        kept), then publish and acknowledge."""
-        if dead:
-            letters = [(entry.id, entry.fields, reason) for entry, reason in dead]
-            async with self.sessions() as session:
-                await dead_letters.keep(session, letters, self.consumer)
-        await self.stream.settle([encode_event(PostEvent(data=event)) for event in events], batch)
-        for entry, reason in dead:
-            log.warning("dead-lettered %s: %s", entry.id, reason)
-        self.metrics.dead_lettered.inc(len(dead))
-        self.metrics.processed.inc(len(batch) - len(dead))
+    settle = settle_batch  # keep the dead letters, publish, acknowledge (services/worker/settle.py)

@@ -61,8 +61,8 @@ async def api(
 
 @pytest.fixture
 async def posts(session: AsyncSession) -> list[str]:
-    """30 posts, one every 10 minutes back from now (the first the newest), three sources, three labels;
-    two share one created_at, to test paging ties."""
+    """30 posts, one every 10 minutes back from now (the first the newest), three sources, three labels,
+    two languages and none, a link on every other; two share one created_at, to test paging ties."""
     ids = []
     analyses = []
     for i in range(30):
@@ -77,6 +77,8 @@ async def posts(session: AsyncSession) -> list[str]:
                 author=f"user{i % 4}",
                 created_at=created,
                 ingested_at=created,
+                lang=["en", "fr", None][i % 3],  # None: stored before languages were
+                url=f"https://example.social/@user{i % 4}/{i}" if i % 2 else None,
             )
         )
         session.add(PostId(post_id=post_id, created_at=created))

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -12,8 +13,10 @@ from services.backend.health import ESTIMATE
 from services.common.db.models import SentimentAlert, SocialMediaPost
 from services.common.db.partitions import POSTS
 from services.common.labels import Sentiment
+from services.common.names import RedisNames
 from services.common.settings import Settings
-from services.common.timestamps import format_utc
+from services.common.sources import SourceStatus
+from services.common.timestamps import format_utc, utcnow
 from tests.backend.conftest import NOW, add_posts, client_for
 from tests.support import free_port
 
@@ -26,6 +29,32 @@ async def test_health_reports_every_service_and_the_counts(api: httpx.AsyncClien
     assert body["services"] == {"database": "connected", "redis": "connected", "triton": "connected"}
     assert body["stats"] == {"total_posts": 30, "total_analyses": 30, "recent_posts_1h": 6}
     assert body["timestamp"].endswith("Z")
+
+
+async def test_health_has_a_line_per_live_source_and_warns_of_what_needs_a_look(
+    api: httpx.AsyncClient, redis: aioredis.Redis, names: RedisNames
+) -> None:
+    now = utcnow()
+    reports = [
+        SourceStatus(source="bluesky", state="live", updated_at=now, events=10, posts=8, behind_s=0.4),
+        SourceStatus(source="mastodon", state="live", updated_at=now - timedelta(minutes=5)),
+        SourceStatus(source="rss", state="live", updated_at=now, missed_s=120.0),
+        SourceStatus(
+            source="hackernews", state="reconnecting", updated_at=now, detail="ConnectionRefusedError"
+        ),
+    ]
+    for report in reports:
+        await redis.hset(names.source_status, report.source, report.model_dump_json())
+    await redis.hset(names.source_status, "other", b"{written by another version")
+    body = (await api.get("/api/health")).json()
+    assert [line["source"] for line in body["sources"]] == ["bluesky", "hackernews", "mastodon", "rss"]
+    assert body["sources"][0]["posts"] == 8
+    assert body["status"] == "healthy", "a source's trouble is a warning, never the API's"
+    text = "\n".join(body["warnings"])
+    assert "source mastodon: no report since" in text
+    assert "source rss: 120 s of posts were missed" in text
+    assert "source hackernews: reconnecting: ConnectionRefusedError" in text
+    assert "bluesky" not in text
 
 
 async def test_the_estimate_of_a_partitioned_table_sums_its_partitions(
@@ -71,7 +100,8 @@ async def test_posts_come_newest_first_in_the_contract_shape(
     assert (body["limit"], body["offset"]) == (5, 0)
     assert [p["post_id"] for p in body["posts"]] == ["api-1", "api-0", "api-2", "api-3", "api-4"]
     first = body["posts"][0]
-    assert set(first) == {"post_id", "source", "content", "author", "created_at", "sentiment"}
+    assert set(first) == {"post_id", "source", "content", "author", "created_at", "sentiment", "lang", "url"}
+    assert (first["lang"], first["url"]) == ("fr", "https://example.social/@user1/1")
     assert first["sentiment"] == {
         "label": "negative",
         "confidence": 0.51,
@@ -98,6 +128,11 @@ async def test_filters_combine_and_unknown_sources_match_nothing(
     end = (NOW - timedelta(minutes=5)).isoformat()
     assert await ids(start_date=start, end_date=end) == ["api-2"]
     assert await ids(source="myspace") == []
+    assert await ids(lang="fr") == [f"api-{i}" for i in [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]]
+    assert await ids(lang="fr", sentiment="negative") == await ids(lang="fr")
+    assert await ids(lang="de") == []
+    totals = (await api.get("/api/posts", params={"lang": "en", "limit": 1})).json()
+    assert (totals["total"], totals["filters"]["lang"]) == (10, "en"), "the total counts by language too"
 
 
 async def test_the_cursor_pages_a_live_feed_without_repeats_or_gaps(
@@ -159,6 +194,8 @@ async def test_a_page_reaches_as_far_back_as_its_matches_go(
         ({"source": "s" * 65}, "source"),
         ({"source": "twit\x00ter"}, "source"),  # PostgreSQL text cannot hold NUL
         ({"emotion": "joy\n"}, "emotion"),
+        ({"lang": "english"}, "lang"),
+        ({"lang": "EN"}, "lang"),
     ],
 )
 async def test_a_bad_posts_parameter_gets_a_422_that_names_it(

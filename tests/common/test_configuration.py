@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common import configuration
-from services.common.configuration import COMMAND, OTHER, groups, outputs, stale
+from services.common import configuration, variables
+from services.common.configuration import COMMAND, groups, outputs, stale
 from services.common.settings import Settings
+from services.common.variables import OTHER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ def test_every_setting_appears_once_with_its_description() -> None:
 
 
 def test_a_setting_left_out_of_the_groups_fails_generation(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(configuration, "SETTINGS_GROUPS", configuration.SETTINGS_GROUPS[1:])
+    monkeypatch.setattr(configuration, "SETTINGS_GROUPS", variables.SETTINGS_GROUPS[1:])
     with pytest.raises(ValueError, match="DATABASE_URL"):
         groups()
 

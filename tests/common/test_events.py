@@ -7,6 +7,7 @@ from services.common.events import (
     PREVIEW_CHARS,
     AlertEvent,
     ConnectedEvent,
+    DeletedEvent,
     MetricsUpdateEvent,
     PostEvent,
     ResyncEvent,
@@ -28,7 +29,13 @@ POST = {
         "emotion": "surprise",
         "model_name": "minilm-bundle@1",
         "analyzed_at": "2026-11-28T16:00:01.250000Z",
+        "lang": "en",
+        "url": "https://www.reddit.com/r/test/comments/rd42/",
     },
+}
+DELETED = {
+    "type": "deleted",
+    "data": {"post_id": "rd-42", "source": "reddit", "deleted_at": "2026-11-28T16:05:00Z"},
 }
 ALERT = {
     "type": "alert",
@@ -67,6 +74,7 @@ RESYNC = {
     ("shape", "kind"),
     [
         (POST, PostEvent),
+        (DELETED, DeletedEvent),
         (ALERT, AlertEvent),
         (METRICS, MetricsUpdateEvent),
         (CONNECTED, ConnectedEvent),

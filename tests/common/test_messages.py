@@ -4,7 +4,13 @@ from typing import cast
 import pytest
 import redis.asyncio as aioredis
 
-from services.common.messages import CONTENT_MAX_CHARS, MessageError, PostMessage
+from services.common.messages import (
+    CONTENT_MAX_CHARS,
+    DeleteMessage,
+    MessageError,
+    PostMessage,
+    parse_entry,
+)
 from services.common.names import RedisNames
 
 GOOD = {
@@ -87,7 +93,7 @@ def test_content_at_the_limit_is_accepted() -> None:
 
 
 def test_unknown_fields_are_ignored() -> None:
-    assert PostMessage.parse({**GOOD, "lang": "en"}).to_stream() == GOOD
+    assert PostMessage.parse({**GOOD, "mood": "sunny"}).to_stream() == GOOD
 
 
 def test_invalid_utf8_from_the_stream_is_named() -> None:
@@ -123,3 +129,56 @@ def test_where_posts_are_stored_one_older_than_the_days_kept_is_refused() -> Non
     raw = {key.encode(): value.encode() for key, value in old.items()}
     with pytest.raises(MessageError, match="RETENTION_DAYS"):
         PostMessage.from_stream(raw, retention_days=30)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"), [("en", "en"), ("en-US", "en"), ("pt_BR", "pt"), ("ZH-Hant", "zh"), ("und", "und")]
+)
+def test_a_language_is_kept_as_its_primary_subtag(given: str, kept: str) -> None:
+    assert PostMessage.parse({**GOOD, "lang": given}).lang == kept
+    assert PostMessage.parse({**GOOD, "lang": given}).to_stream()["lang"] == kept
+
+
+@pytest.mark.parametrize("given", ["english", "e", "1234", "", "en US"])
+def test_a_language_that_is_no_tag_is_refused_by_name(given: str) -> None:
+    with pytest.raises(MessageError) as caught:
+        PostMessage.parse({**GOOD, "lang": given})
+    assert fields_at_fault(caught.value) == {"lang"}
+    assert "not a BCP 47 language tag" in str(caught.value)
+
+
+def test_a_link_is_kept_when_it_is_http() -> None:
+    url = "https://bsky.app/profile/did:plc:abc/post/3lplngryztc2f"
+    assert PostMessage.parse({**GOOD, "url": url}).url == url
+    assert PostMessage.parse(GOOD).url is None
+    assert "url" not in PostMessage.parse(GOOD).to_stream(), "a field without a value is left out"
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "ftp://example.com/x", "https://", "/relative/path", "https://a b.com"]
+)
+def test_a_link_that_is_not_http_is_refused_by_name(url: str) -> None:
+    with pytest.raises(MessageError) as caught:
+        PostMessage.parse({**GOOD, "url": url})
+    assert fields_at_fault(caught.value) == {"url"}
+
+
+def test_an_entry_is_a_post_or_a_delete_by_its_kind() -> None:
+    assert isinstance(parse_entry({k.encode(): v.encode() for k, v in GOOD.items()}), PostMessage)
+    assert isinstance(parse_entry({**GOOD, "kind": "post"}), PostMessage)
+    gone = parse_entry(
+        {"kind": "delete", "post_id": "tw-1", "source": "twitter", "deleted_at": GOOD["created_at"]}
+    )
+    assert gone == DeleteMessage(
+        post_id="tw-1", source="twitter", deleted_at=datetime(2026, 11, 28, 16, 5, 0, 123456, tzinfo=UTC)
+    )
+    assert parse_entry(gone.to_stream()) == gone
+
+
+def test_a_delete_without_its_fields_or_of_an_unknown_kind_names_them() -> None:
+    with pytest.raises(MessageError) as caught:
+        parse_entry({"kind": "delete", "source": "twitter"})
+    assert fields_at_fault(caught.value) == {"post_id", "deleted_at"}
+    with pytest.raises(MessageError) as caught:
+        parse_entry({**GOOD, "kind": "edit"})
+    assert fields_at_fault(caught.value) == {"kind"}

@@ -1,12 +1,13 @@
 """What the worker tests share: posts, a worker's settings, and waiting for the database to show results."""
 
 import asyncio
+import contextlib
 import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.db.engine import session_factory
 from services.common.db.models import SentimentAnalysis, SocialMediaPost
 from services.common.db.roles import WORKER_ROLE
-from services.common.events import PostEvent, parse_event
+from services.common.events import DeletedEvent, PostEvent, parse_event
 from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
@@ -155,10 +156,13 @@ async def stored(engine: AsyncEngine, n: int) -> bool:
     return await counts(engine) == (n, n)
 
 
-@pytest.fixture
-async def events(redis: aioredis.Redis, names: RedisNames) -> AsyncIterator[list[PostEvent]]:
-    """Every ``post`` event published on the run's channel while the test runs."""
-    received: list[PostEvent] = []
+E = TypeVar("E")
+
+
+@contextlib.asynccontextmanager
+async def listening(redis: aioredis.Redis, names: RedisNames, kind: type[E]) -> AsyncIterator[list[E]]:
+    """Every event of ``kind`` published on the run's channel while the block runs."""
+    received: list[E] = []
     pubsub = redis.pubsub()
     await pubsub.subscribe(names.channel)
 
@@ -166,11 +170,27 @@ async def events(redis: aioredis.Redis, names: RedisNames) -> AsyncIterator[list
         async for message in pubsub.listen():
             if message["type"] == "message":
                 event = parse_event(message["data"])
-                assert isinstance(event, PostEvent)
-                received.append(event)
+                if isinstance(event, kind):
+                    received.append(event)
 
     task = asyncio.create_task(listen())
-    yield received
-    task.cancel()
-    await pubsub.unsubscribe()
-    await pubsub.aclose()
+    try:
+        yield received
+    finally:
+        task.cancel()
+        await pubsub.unsubscribe()
+        await pubsub.aclose()
+
+
+@pytest.fixture
+async def events(redis: aioredis.Redis, names: RedisNames) -> AsyncIterator[list[PostEvent]]:
+    """Every ``post`` event published on the run's channel while the test runs."""
+    async with listening(redis, names, PostEvent) as received:
+        yield received
+
+
+@pytest.fixture
+async def deletions(redis: aioredis.Redis, names: RedisNames) -> AsyncIterator[list[DeletedEvent]]:
+    """Every ``deleted`` event published on the run's channel while the test runs."""
+    async with listening(redis, names, DeletedEvent) as received:
+        yield received

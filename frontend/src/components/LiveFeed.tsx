@@ -4,9 +4,9 @@ import type { FeedPost, Filters } from '../types'
 import { SENTIMENTS } from '../types'
 
 export function LiveFeed({
-  feed, held, paused, filters, sources, onPause, onFilters,
+  feed, held, paused, filters, sources, langs, onPause, onFilters,
 }: {
-  feed: FeedPost[]; held: number; paused: boolean; filters: Filters; sources: string[]
+  feed: FeedPost[]; held: number; paused: boolean; filters: Filters; sources: string[]; langs: string[]
   onPause: (paused: boolean) => void; onFilters: (filters: Filters) => void
 }) {
   return (
@@ -17,6 +17,10 @@ export function LiveFeed({
           <select aria-label="source" value={filters.source} onChange={(e) => onFilters({ ...filters, source: e.target.value })}>
             <option value="">all sources</option>
             {sources.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+          <select aria-label="language" value={filters.lang} onChange={(e) => onFilters({ ...filters, lang: e.target.value })}>
+            <option value="">all languages</option>
+            {langs.map((l) => <option key={l} value={l}>{l === 'und' ? 'undetermined' : l}</option>)}
           </select>
           <select aria-label="sentiment" value={filters.sentiment}
             onChange={(e) => onFilters({ ...filters, sentiment: e.target.value as Filters['sentiment'] })}>
@@ -47,6 +51,10 @@ const PostItem = memo(function PostItem({ post }: { post: FeedPost }) {
         <span className="source">{post.source}</span>
         <span className="author">@{post.author}</span>
         <time dateTime={post.created_at}>{timeLabel(post.created_at)}</time>
+        {post.lang && <span className="lang" title="language">{post.lang}</span>}
+        {isLink(post.url) && (
+          <a className="original" href={post.url} target="_blank" rel="noopener noreferrer nofollow">original</a>
+        )}
       </div>
       <p>{post.content}</p>
       <div className="badges">
@@ -59,6 +67,11 @@ const PostItem = memo(function PostItem({ post }: { post: FeedPost }) {
     </li>
   )
 })
+
+/** Whether a post's link may be followed: http(s) only (the API refuses others; a page never trusts that). */
+export function isLink(url: string | null | undefined): url is string {
+  return typeof url === 'string' && /^https?:\/\//i.test(url)
+}
 
 /** For a label shown as unknown: what it was. */
 function unknownTitle(shown: string, label: string): string | undefined {

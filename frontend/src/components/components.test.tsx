@@ -14,10 +14,11 @@ function feedWith(post: Partial<FeedPost>): string {
   const base: FeedPost = {
     post_id: 'p-1', content: 'text', source: 'reddit', author: 'someone', created_at: '2026-11-29T10:00:00Z',
     sentiment_label: 'negative', confidence_score: 0.9, emotion: 'anger', model_name: 'm',
+    lang: null, url: null,
   }
   return renderToStaticMarkup(
-    <LiveFeed feed={[{ ...base, ...post }]} held={0} paused={false} filters={{ source: '', sentiment: '' }}
-      sources={[]} onPause={noop} onFilters={noop} />,
+    <LiveFeed feed={[{ ...base, ...post }]} held={0} paused={false} filters={{ source: '', lang: '', sentiment: '' }}
+      sources={[]} langs={['en', 'und']} onPause={noop} onFilters={noop} />,
   )
 }
 
@@ -44,6 +45,24 @@ describe('a label the page does not know', () => {
     const distribution = { distribution: { positive: 2, negative: 1 }, total: 3, percentages: { positive: 66.67, negative: 33.33 }, top_emotions: {} }
     const html = renderToStaticMarkup(<DistributionChart distribution={distribution as unknown as Distribution} />)
     expect(html).toContain('<td>0</td><td>0.00 %</td>')
+  })
+})
+
+describe('a post in the feed', () => {
+  it('links to its original and shows its language', () => {
+    const html = feedWith({ url: 'https://bsky.app/profile/did:plc:x/post/3k', lang: 'en' })
+    expect(html).toContain('href="https://bsky.app/profile/did:plc:x/post/3k"')
+    expect(html).toContain('rel="noopener noreferrer nofollow"')
+    expect(html).toContain('<span class="lang" title="language">en</span>')
+  })
+
+  it('has no link without an http(s) one, whatever came over the wire', () => {
+    expect(feedWith({})).not.toContain('href=')
+    expect(feedWith({ url: 'javascript:alert(1)' })).not.toContain('href=')
+  })
+
+  it('offers the languages of the feed to filter by, "und" as undetermined', () => {
+    expect(feedWith({})).toContain('<option value="und">undetermined</option>')
   })
 })
 

@@ -333,6 +333,11 @@ export interface components {
              */
             redis_persistence: ("appendonly" | "snapshots" | "none" | "unknown") | null;
             services: components["schemas"]["Services"];
+            /**
+             * Sources
+             * @description What each live source last reported (none: no live source ran)
+             */
+            sources?: components["schemas"]["SourceStatus"][];
             stats: components["schemas"]["Stats"] | null;
             /**
              * Status
@@ -402,11 +407,21 @@ export interface components {
             content: string;
             /** Created At */
             created_at: string;
+            /**
+             * Lang
+             * @description BCP 47 primary subtag, "und" when it could not be told; null: not recorded
+             */
+            lang?: string | null;
             /** Post Id */
             post_id: string;
             sentiment: components["schemas"]["Analysis"];
             /** Source */
             source: string;
+            /**
+             * Url
+             * @description the post at its source
+             */
+            url?: string | null;
         };
         /**
          * PostFilters
@@ -419,6 +434,8 @@ export interface components {
             emotion: string | null;
             /** End Date */
             end_date: string | null;
+            /** Lang */
+            lang: string | null;
             /** Sentiment */
             sentiment: string | null;
             /** Source */
@@ -484,6 +501,74 @@ export interface components {
              * @enum {string}
              */
             triton: "connected" | "disconnected";
+        };
+        /** SourceStatus */
+        SourceStatus: {
+            /**
+             * Behind S
+             * @description How far behind live the last event read is, in seconds
+             */
+            behind_s?: number | null;
+            /**
+             * Deletes
+             * @description Deletes sent onto the stream
+             * @default 0
+             */
+            deletes: number;
+            /**
+             * Detail
+             * @description What it waits for, or the last failure, in plain words
+             * @default
+             */
+            detail: string;
+            /**
+             * Endpoint
+             * @description The server it reads from now
+             * @default
+             */
+            endpoint: string;
+            /**
+             * Events
+             * @description Events received from the source since the ingester started
+             * @default 0
+             */
+            events: number;
+            /**
+             * Missed S
+             * @description Seconds of posts the source could no longer replay (a cursor past its window)
+             * @default 0
+             */
+            missed_s: number;
+            /**
+             * Posts
+             * @description Posts sent onto the stream
+             * @default 0
+             */
+            posts: number;
+            /**
+             * Reconnects
+             * @default 0
+             */
+            reconnects: number;
+            /**
+             * Skipped
+             * @description Events not sent, by reason
+             */
+            skipped?: {
+                [key: string]: number;
+            };
+            /**
+             * Source
+             * @description The source's label (bluesky, mastodon, hackernews, rss)
+             */
+            source: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "connecting" | "live" | "reconnecting" | "waiting_for_backlog" | "stopped";
+            /** Updated At */
+            updated_at: string;
         };
         /** Stats */
         Stats: {
@@ -677,6 +762,8 @@ export interface operations {
                 /** @description at most 10000; page further with before (or end_date) */
                 offset?: number;
                 source?: string | null;
+                /** @description a BCP 47 primary subtag ("en"), or "und" */
+                lang?: string | null;
                 sentiment?: components["schemas"]["Sentiment"] | null;
                 emotion?: components["schemas"]["Emotion"] | null;
                 /** @description ISO 8601 (UTC without an offset) */

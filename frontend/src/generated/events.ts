@@ -1,6 +1,6 @@
 // Generated from the JSON Schema of the WebSocket events (python -m services.backend.contract) by `npm run generate`
 // (frontend/scripts/generate.mjs). Do not edit: `make contract-check` fails when this file is stale.
-export type LiveEvent = ConnectedEvent | PostEvent | AlertEvent | MetricsUpdateEvent | ResyncEvent;
+export type LiveEvent = ConnectedEvent | PostEvent | DeletedEvent | AlertEvent | MetricsUpdateEvent | ResyncEvent;
 export type Emotion = "anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise";
 export type Sentiment = "negative" | "neutral" | "positive";
 
@@ -20,9 +20,23 @@ export interface PostData {
   content: string;
   created_at: string;
   emotion: Emotion;
+  lang: string | null;
   model_name: string;
   post_id: string;
   sentiment_label: Sentiment;
+  source: string;
+  url: string | null;
+}
+/**
+ * A post its source deleted, and that was stored: gone from the database; clients drop it too.
+ */
+export interface DeletedEvent {
+  data: DeletedData;
+  type: "deleted";
+}
+export interface DeletedData {
+  deleted_at: string;
+  post_id: string;
   source: string;
 }
 export interface AlertEvent {

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.labels import Emotion, Sentiment
-from services.common.messages import AUTHOR_MAX_CHARS, POST_ID_MAX_CHARS, SOURCE_MAX_CHARS
+from services.common.messages import AUTHOR_MAX_CHARS, LANG_MAX_CHARS, POST_ID_MAX_CHARS, SOURCE_MAX_CHARS
 
 # Deterministic constraint names, so migrations can name what they drop.
 NAMING = {
@@ -85,6 +85,10 @@ class SocialMediaPost(Base):
     author: Mapped[str] = mapped_column(String(AUTHOR_MAX_CHARS))
     created_at: Mapped[datetime] = mapped_column(UtcTime, primary_key=True, index=True)
     ingested_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())
+    # Its language (BCP 47 primary subtag, or "und") and its link at the source; NULL for posts stored
+    # before either was recorded.
+    lang: Mapped[str | None] = mapped_column(String(LANG_MAX_CHARS))
+    url: Mapped[str | None] = mapped_column(Text)
 
 
 class SentimentAnalysis(Base):
@@ -116,6 +120,21 @@ def its_post() -> ColumnElement[bool]:
     )
 
 
+class PostTombstone(Base):
+    """A post its source deleted: the worker deleted it, its analysis and its counts, and never stores that
+    post_id again while the tombstone is kept (TOMBSTONE_DAYS, then the maintenance forgets it).
+
+    Keyed by post_id alone and not partitioned, like ``post_ids``: a delete can arrive before its post, and
+    carries no time of the post to partition by; the table holds one small row per delete of the days kept.
+    """
+
+    __tablename__ = "post_tombstones"
+
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS))
+    deleted_at: Mapped[datetime] = mapped_column(UtcTime, index=True)  # as its source said, else on arrival
+
+
 class SentimentAlert(Base):
     __tablename__ = "sentiment_alerts"
     __table_args__ = (
@@ -136,7 +155,7 @@ class SentimentAlert(Base):
 
 class SentimentRollup(Base):
     """Analysed posts counted by ``grain`` ('minute' or 'hour') bucket of the post's ``created_at`` (UTC),
-    source, sentiment and emotion, with the sum of their confidences.
+    source, language, sentiment and emotion, with the sum of their confidences.
 
     Kept by PostgreSQL itself, in the transaction that writes the posts (triggers of migrations 0002 and
     0005): an analysis inserted adds to its buckets, a post deleted takes its analysis out, a TRUNCATE empties
@@ -150,6 +169,8 @@ class SentimentRollup(Base):
     grain: Mapped[str] = mapped_column(String(8), primary_key=True)
     bucket: Mapped[datetime] = mapped_column(UtcTime, primary_key=True)
     source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS), primary_key=True)
+    # The posts' language; '' for posts stored without one (a key cannot be NULL).
+    lang: Mapped[str] = mapped_column(String(LANG_MAX_CHARS), primary_key=True, server_default="")
     sentiment_label: Mapped[Sentiment] = mapped_column(_label(Sentiment, "sentiment_label"), primary_key=True)
     emotion: Mapped[Emotion] = mapped_column(_label(Emotion, "emotion"), primary_key=True)
     posts: Mapped[int] = mapped_column(BigInteger)

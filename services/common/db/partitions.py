@@ -14,7 +14,8 @@ leaves). Nothing it does blocks a write (docs/storage.md, measured in benchmarks
 - a day is dropped by DETACH ... CONCURRENTLY, then DROP of the table it leaves: analyses before posts, so
   no analysis outlives its post. A detach that was interrupted is finished (FINALIZE) on the next run, and
   the table dropped if its day is past, attached again if not.
-- ``post_ids``, the registry that keeps a post_id stored once, forgets the dropped days' ids afterwards.
+- ``post_ids``, the registry that keeps a post_id stored once, forgets the dropped days' ids afterwards;
+  ``post_tombstones`` forgets the deletes older than TOMBSTONE_DAYS.
 
 A DROP fires no trigger: the rollup keeps counting the days dropped, as intended.
 """
@@ -89,13 +90,14 @@ class Report:
     made: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     forgotten_ids: int = 0
+    forgotten_tombstones: int = 0
     rollup_rows_deleted: int = 0
     seconds_per_drop: list[float] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"made {len(self.made)} partitions, dropped {len(self.dropped)}, forgot {self.forgotten_ids} "
-            f"post_ids, deleted {self.rollup_rows_deleted} rollup rows"
+            f"post_ids and {self.forgotten_tombstones} tombstones, deleted {self.rollup_rows_deleted} rollup rows"
         )
 
 
@@ -150,10 +152,14 @@ async def _tables_of(conn: asyncpg.Connection, table: str) -> list[str]:
 
 
 async def maintain(
-    conn: asyncpg.Connection, now: datetime, retention_days: int, rollup_retention_days: int
+    conn: asyncpg.Connection,
+    now: datetime,
+    retention_days: int,
+    rollup_retention_days: int,
+    tombstone_days: int | None = None,
 ) -> Report | None:
     """One maintenance run on ``conn`` (outside a transaction: a concurrent detach needs one of its own).
-    None if another maintenance holds the lock."""
+    None if another maintenance holds the lock. Tombstones are kept ``tombstone_days`` (None: all)."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
         return None
     report = Report()
@@ -178,7 +184,12 @@ async def maintain(
                 if day not in days:  # made, or attached again if a stopped run left it detached
                     report.made.append(await make(conn, table, day))
                 day += DAY
-        report.forgotten_ids = await _forget(conn)
+        since = await oldest_kept(conn)
+        if since is not None:
+            report.forgotten_ids = await _forget(conn, "post_ids", "created_at", since)
+        if tombstone_days is not None:
+            gone = now - timedelta(days=tombstone_days)
+            report.forgotten_tombstones = await _forget(conn, "post_tombstones", "deleted_at", gone)
         report.rollup_rows_deleted = await _forget_buckets(conn, now - timedelta(days=rollup_retention_days))
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
@@ -191,18 +202,16 @@ async def oldest_kept(conn: asyncpg.Connection) -> datetime | None:
     return midnight(min(days)) if days else None
 
 
-async def _forget(conn: asyncpg.Connection) -> int:
-    """Delete the registry's post_ids of days no longer kept, a batch per transaction (a long DELETE
-    would hold back vacuum; each batch locks only the rows it deletes, which nobody writes)."""
-    since = await oldest_kept(conn)
-    if since is None:
-        return 0
+async def _forget(conn: asyncpg.Connection, table: str, column: str, before: datetime) -> int:
+    """Delete the rows of ``table`` (post_ids, post_tombstones) whose ``column`` is before ``before``, a
+    batch per transaction (a long DELETE would hold back vacuum; each batch locks only the rows it deletes,
+    which nobody writes)."""
     total = 0
     while True:
         done = await conn.execute(
-            "DELETE FROM post_ids WHERE post_id IN "
-            "(SELECT post_id FROM post_ids WHERE created_at < $1 LIMIT $2)",
-            since,
+            # this module's own table and column names
+            f"DELETE FROM {table} WHERE post_id IN (SELECT post_id FROM {table} WHERE {column} < $1 LIMIT $2)",  # noqa: S608
+            before,
             FORGET_BATCH,
         )
         count = int(done.split()[-1])
@@ -221,19 +230,28 @@ def _dsn(database_url: str) -> str:
 
 
 async def maintain_database(
-    database_url: str, retention_days: int, rollup_retention_days: int, now: datetime | None = None
+    database_url: str,
+    retention_days: int,
+    rollup_retention_days: int,
+    now: datetime | None = None,
+    tombstone_days: int | None = None,
 ) -> Report | None:
     """One maintenance run on the database of ``database_url`` (a SQLAlchemy URL)."""
     conn = await asyncpg.connect(_dsn(database_url), timeout=10)
     try:
-        return await maintain(conn, now or datetime.now(UTC), retention_days, rollup_retention_days)
+        return await maintain(
+            conn, now or datetime.now(UTC), retention_days, rollup_retention_days, tombstone_days
+        )
     finally:
         await conn.close()
 
 
 async def run_once(settings: Settings) -> Report | None:
     return await maintain_database(
-        settings.database_url, settings.retention_days, settings.rollup_retention_days
+        settings.database_url,
+        settings.retention_days,
+        settings.rollup_retention_days,
+        tombstone_days=settings.tombstone_days,
     )
 
 

@@ -1,9 +1,10 @@
 import asyncio
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from services.common.db.engine import create_engine
 from services.common.db.migrate import alembic_config, downgrade, upgrade, wait_for_database
@@ -16,6 +17,7 @@ TABLES = {
     "sentiment_rollup",
     "dead_letters",
     "post_ids",
+    "post_tombstones",
 }
 
 
@@ -72,6 +74,8 @@ def test_the_command_creates_the_database_and_migrates_up_and_down(scratch_url: 
         ("social_media_posts", ("post_id", "created_at")),
         ("sentiment_analysis", ("post_id", "created_at")),
         ("post_ids", ("post_id",)),
+        ("post_tombstones", ("post_id",)),
+        ("sentiment_rollup", ("grain", "bucket", "source", "lang", "sentiment_label", "emotion")),
     } <= found["keys"]  # type: ignore[operator]
     # the partitions of the retention window (30 days by default), and three days ahead, for both tables
     assert len(found["partitions"]) >= 2 * (30 + 3)  # type: ignore[arg-type]
@@ -97,3 +101,69 @@ def test_an_unreachable_database_is_reported_not_waited_on_forever() -> None:
     assert done.returncode == 1
     assert "PostgreSQL at 127.0.0.1:1 did not answer within 3 s" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_0006_keeps_the_rollup_counting_and_its_downgrade_sums_the_languages(scratch_url: str) -> None:
+    """Posts stored before languages keep their buckets ('' for their language); the downgrade adds each
+    bucket's languages together again."""
+    asyncio.run(wait_for_database(scratch_url, timeout_s=10))
+    upgrade(scratch_url, "0005")
+    when = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(days=1)
+
+    Statement = str | tuple[str, dict[str, object]]
+
+    async def run(*statements: Statement) -> list[tuple[object, ...]]:
+        engine = create_engine(scratch_url)
+        try:
+            async with engine.begin() as conn:
+                result = None
+                for statement in statements:
+                    sql, params = statement if isinstance(statement, tuple) else (statement, {})
+                    result = await conn.execute(text(sql), params)
+                return [tuple(r) for r in result] if result is not None and result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    def store(ids: list[str], lang: str | None = None) -> list[Statement]:
+        post = (
+            "INSERT INTO social_media_posts (post_id, source, content, author, created_at, lang)"
+            " VALUES (:id, 'rss', 'text', 'someone', :at, :lang)"
+            if lang
+            else "INSERT INTO social_media_posts (post_id, source, content, author, created_at)"
+            " VALUES (:id, 'rss', 'text', 'someone', :at)"  # at 0005, which has no lang
+        )
+        return [
+            (statement, {"id": i, "at": when} | ({"lang": lang} if lang else {}))
+            for i in ids
+            for statement in (
+                "INSERT INTO post_ids (post_id, created_at) VALUES (:id, :at)",
+                post,
+                "INSERT INTO sentiment_analysis (post_id, created_at, model_name, sentiment_label,"
+                " confidence_score, emotion) VALUES (:id, :at, 'm', 'positive', 0.5, 'joy')",
+            )
+        ]
+
+    buckets = "SELECT grain, lang, posts FROM sentiment_rollup ORDER BY grain, lang"
+    asyncio.run(run(*store(["old-1", "old-2"])))
+    upgrade(scratch_url)
+    assert asyncio.run(run(buckets)) == [("hour", "", 2), ("minute", "", 2)]
+    asyncio.run(run(*store(["new-1"], lang="en"), *store(["new-2", "new-3"], lang="fr")))
+    assert asyncio.run(run(buckets)) == [
+        ("hour", "", 2),
+        ("hour", "en", 1),
+        ("hour", "fr", 2),
+        ("minute", "", 2),
+        ("minute", "en", 1),
+        ("minute", "fr", 2),
+    ]
+    downgrade(scratch_url, "0005")
+    assert asyncio.run(run("SELECT grain, posts FROM sentiment_rollup ORDER BY grain")) == [
+        ("hour", 5),
+        ("minute", 5),
+    ]
+    asyncio.run(run("DELETE FROM social_media_posts WHERE post_id = 'new-2'"))  # 0005's triggers again
+    assert asyncio.run(run("SELECT grain, posts FROM sentiment_rollup ORDER BY grain")) == [
+        ("hour", 4),
+        ("minute", 4),
+    ]
+    downgrade(scratch_url, "base")

@@ -13,7 +13,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db.engine import create_engine, session_factory
-from services.common.db.models import PostId, SentimentAnalysis, SentimentRollup, SocialMediaPost
+from services.common.db.models import (
+    PostId,
+    PostTombstone,
+    SentimentAnalysis,
+    SentimentRollup,
+    SocialMediaPost,
+)
 from services.common.db.partitions import (
     AHEAD_DAYS,
     ANALYSES,
@@ -26,7 +32,8 @@ from services.common.db.partitions import (
 )
 from services.common.db.roles import WORKER_ROLE
 from services.common.labels import Emotion, Sentiment
-from services.worker.store import StoredPost, stored, write
+from services.common.messages import DeleteMessage
+from services.worker.store import StoredPost, delete, stored, write
 from tests.common.db.test_rollup import assert_rollup_matches
 from tests.support import as_role, days_ago
 
@@ -59,7 +66,7 @@ def row(post_id: str, created_at: datetime, content: str = "a post") -> StoredPo
 
 async def store(engine: AsyncEngine, *rows: StoredPost) -> set[str]:
     async with session_factory(engine)() as session:
-        return await write(session, rows)
+        return (await write(session, rows)).inserted
 
 
 async def count(engine: AsyncEngine, model: type[object]) -> int:
@@ -175,6 +182,27 @@ async def test_rollups_older_than_their_retention_are_deleted(
     assert report is not None
     assert report.rollup_rows_deleted == 2, "the older post's minute and hour"
     assert set(await hourly(engine)) == {days_ago(1).replace(minute=0)}
+
+
+async def test_tombstones_older_than_their_days_are_forgotten(
+    database: str, worker_engine: AsyncEngine, engine: AsyncEngine
+) -> None:
+    async with session_factory(worker_engine)() as session:
+        await delete(
+            session,
+            [
+                DeleteMessage(post_id=f"gone-{d}", source="bluesky", deleted_at=days_ago(d))
+                for d in (1, 6, 8, 20)
+            ],
+        )
+    report = await maintain_database(database, retention_days=30, rollup_retention_days=400, tombstone_days=7)
+    assert report is not None
+    assert report.forgotten_tombstones == 2
+    async with engine.connect() as conn:
+        kept = set((await conn.execute(select(PostTombstone.post_id))).scalars())
+    assert kept == {"gone-1", "gone-6"}
+    # Without TOMBSTONE_DAYS (the migrate command's own run), every tombstone is kept.
+    assert (await maintain_database(database, 30, 400)).forgotten_tombstones == 0  # type: ignore[union-attr]
 
 
 async def test_one_maintenance_at_a_time(database: str) -> None:

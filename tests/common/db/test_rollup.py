@@ -17,7 +17,7 @@ from services.common.labels import Emotion, Sentiment
 
 # Three days ago, whenever the tests run (a post is stored only in the days kept).
 START = (datetime.now(UTC) - timedelta(days=3)).replace(hour=9, minute=58, second=0, microsecond=0)
-Key = tuple[str, datetime, str, str, str]
+Key = tuple[str, datetime, str, str, str, str]  # grain, bucket, source, lang, sentiment, emotion
 
 
 def truncate(moment: datetime, grain: str) -> datetime:
@@ -52,6 +52,7 @@ def generated(count: int, seed: int, prefix: str) -> list[list[tuple[Row, Row]]]
                 "content": "text",
                 "author": "someone",
                 "created_at": created,
+                "lang": rng.choice(["en", "fr", "und", None]),  # None: a post stored before languages
             }
             analysis: Row = {
                 "post_id": f"{prefix}-{i}",
@@ -74,14 +75,15 @@ async def expected(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]
             select(
                 SocialMediaPost.created_at,
                 SocialMediaPost.source,
+                SocialMediaPost.lang,
                 SentimentAnalysis.sentiment_label,
                 SentimentAnalysis.emotion,
                 SentimentAnalysis.confidence_score,
             ).join(SentimentAnalysis, its_post())
         )
-        for created, source, sentiment, emotion, score in rows:
+        for created, source, lang, sentiment, emotion, score in rows:
             for grain in ("minute", "hour"):
-                key = (grain, truncate(created, grain), source, str(sentiment), str(emotion))
+                key = (grain, truncate(created, grain), source, lang or "", str(sentiment), str(emotion))
                 posts[key] += 1
                 confidence[key] = confidence.get(key, 0.0) + score
     return posts, confidence
@@ -90,14 +92,10 @@ async def expected(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]
 async def rolled_up(engine: AsyncEngine) -> tuple[Counter[Key], dict[Key, float]]:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(SentimentRollup).where(SentimentRollup.posts > 0))).all()
+    keys = [(r.grain, r.bucket, r.source, r.lang, str(r.sentiment_label), str(r.emotion)) for r in rows]
     return (
-        Counter(
-            {(r.grain, r.bucket, r.source, str(r.sentiment_label), str(r.emotion)): r.posts for r in rows}
-        ),
-        {
-            (r.grain, r.bucket, r.source, str(r.sentiment_label), str(r.emotion)): r.confidence_sum
-            for r in rows
-        },
+        Counter({key: r.posts for key, r in zip(keys, rows, strict=True)}),
+        {key: r.confidence_sum for key, r in zip(keys, rows, strict=True)},
     )
 
 

@@ -24,14 +24,12 @@ Create Date: 2026-12-02 11:00:00.000000
 
 # ruff: noqa: S608 - every statement is built from this module's names and dates, never from input
 
-import importlib.util
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import ModuleType
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from services.common.db.partitions import AHEAD_DAYS, ANALYSES, DAY, POSTS, midnight, partition_name
 from services.common.db.roles import WORKER_ROLE
@@ -280,11 +278,5 @@ def downgrade() -> None:
 
 
 def _migration_0002() -> ModuleType:
-    """Migration 0002's module, for its trigger definitions."""
-    path = Path(__file__).with_name("0002_sentiment_rollup.py")
-    spec = importlib.util.spec_from_file_location("migration_0002", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Migration 0002's module, as Alembic loaded it."""
+    return context.script.get_revision("0002").module
