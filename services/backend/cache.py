@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -85,9 +86,11 @@ class AnswerCache:
         # One build per key at a time in this process: those asking while it runs wait for it (a page that
         # expired while many viewers ask for it is read once, not once by each).
         building = self._building.get(key)
-        if building is None:
+        # A build cancelled because nobody waited for it any more may not have finished cancelling yet: a
+        # newcomer starts its own rather than wait on one that can only end in CancelledError.
+        if building is None or building.done() or building.cancelling():
             building = self._building[key] = asyncio.create_task(self._keep(key, ttl_s, build))
-            building.add_done_callback(lambda _: self._building.pop(key, None))
+            building.add_done_callback(partial(self._forget, key))
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             return await asyncio.shield(building)  # one caller giving up does not cancel the others' answer
@@ -96,6 +99,10 @@ class AnswerCache:
             if not self._waiting[key]:
                 del self._waiting[key]
                 building.cancel()  # nobody is left to read it (a no-op once it is done)
+
+    def _forget(self, key: str, build: "asyncio.Task[bytes]") -> None:
+        if self._building.get(key) is build:  # not a newer build of the same key
+            del self._building[key]
 
     async def _keep(self, key: str, ttl_s: float, build: Callable[[], Awaitable[bytes]]) -> bytes:
         body = await build()
