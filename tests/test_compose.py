@@ -214,6 +214,20 @@ def test_the_workers_get_every_worker_and_llm_setting_from_the_env_file(tmp_path
     assert environment.get("LLM_TIMEOUT_S") is None, "unset: the setting's own default applies"
 
 
+def test_the_ingester_runs_every_source_in_ingest_sources_with_their_settings(tmp_path: Path) -> None:
+    services = resolved(tmp_path, "INGEST_SOURCES=bluesky\nINGEST_LANGUAGES=en,de\n")
+    ingester = services["ingester"]
+    assert ingester["command"] == ["python", "-m", "services.ingester", "sources"]
+    listed = written("docker-compose.yml")["ingester"]["environment"]
+    for field in Settings.model_fields:
+        if field.startswith(("ingest_", "bluesky_")) and field != "ingest_token":  # the token is the API's
+            assert field.upper() in listed, f"{field.upper()} does not reach the ingester"
+    assert (ingester["environment"]["INGEST_SOURCES"], ingester["environment"]["INGEST_LANGUAGES"]) == (
+        "bluesky",
+        "en,de",
+    )
+
+
 def test_a_setting_comes_from_the_env_file_or_the_shell_the_shell_winning(tmp_path: Path) -> None:
     env = ENV + "WORKER_BATCH_SIZE=32\nINGEST_RATE=5\n"
     done = config(tmp_path, env, environ={"INGEST_RATE": "7", "LOG_LEVEL": "DEBUG"})

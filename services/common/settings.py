@@ -28,7 +28,7 @@ PLACEHOLDER_SECRETS = frozenset(
 Scenario = Literal["steady", "burst"]
 SyntheticTopic = Literal["phone", "airline", "coffee", "election", "streaming", "football", "weather"]
 # The ingester's sub-commands that make run and Compose start (INGEST_SOURCES).
-IngestSource = Literal["synthetic", "bluesky"]
+IngestSource = Literal["synthetic", "bluesky", "hackernews"]
 
 
 class SettingsError(ValueError):
@@ -207,8 +207,8 @@ class Settings(BaseSettings):
     )
     ingest_sources: Annotated[list[IngestSource], NoDecode] = Field(
         ["synthetic"],
-        description="Comma-separated sources make run and Compose start, one ingester each: synthetic, "
-        "bluesky (docs/sources.md). The default invents posts, since a new machine may have no network.",
+        description="Comma-separated sources make run and Compose start: synthetic, bluesky, hackernews "
+        "(docs/sources.md). The default invents posts, since a new machine may have no network.",
     )
     ingest_languages: Annotated[list[str], NoDecode] = Field(
         ["en"],
@@ -239,6 +239,21 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds the bluesky source rewinds its cursor on reconnect, so that nothing between "
         "two connections is missed (the worker drops what comes twice).",
+    )
+    hackernews_api_url: str = Field(
+        "https://hacker-news.firebaseio.com/v0",
+        pattern=r"^https?://\S+$",
+        description="The Hacker News Firebase API the hackernews source reads (maxitem.json, item/<id>.json).",
+    )
+    hackernews_poll_s: float = Field(
+        10.0, ge=1, le=3600, description="Seconds between two rounds of the hackernews source."
+    )
+    hackernews_recheck_s: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 86_400,
+        description="Seconds after which the hackernews source asks for each item it sent once more, and "
+        "deletes it here if it was deleted or killed there (Hacker News signals no deletes).",
     )
     worker_batch_size: int = Field(
         64,

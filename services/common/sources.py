@@ -2,6 +2,7 @@
 into the ``source_status`` hash every few seconds, and /api/health shows each, with a warning for a source
 that stopped reporting, waits, or missed posts."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Literal
 
@@ -12,6 +13,15 @@ from services.common.timestamps import UtcDatetime, utcnow
 SourceState = Literal["connecting", "live", "reconnecting", "waiting_for_backlog", "stopped"]
 REPORT_EVERY_S = 5.0
 STALE_AFTER = timedelta(seconds=60)  # a source that has not reported for this long is not running
+
+
+def metrics_ports(sources: Sequence[str], first: int) -> list[int]:
+    """Each source's /metrics port: the live ones take ``first`` (INGEST_METRICS_PORT), the next, and so on;
+    the synthetic feed has none, nor any source when ``first`` is 0."""
+    ports: list[int] = []
+    for source in sources:
+        ports.append(first + sum(1 for port in ports if port) if first and source != "synthetic" else 0)
+    return ports
 
 
 class SourceStatus(BaseModel):

@@ -64,6 +64,9 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "ingest_metrics_port",
             "bluesky_jetstream_urls",
             "bluesky_rewind_s",
+            "hackernews_api_url",
+            "hackernews_poll_s",
+            "hackernews_recheck_s",
         ),
     ),
     (

@@ -5,6 +5,8 @@ python -m services.ingester [synthetic] [--count N]       the synthetic feed at 
 python -m services.ingester replay FILE [--rate R | --fast] [--map FIELD=NAME ...] [--source S] [--format F]
                                                           the posts of a JSON lines or CSV file
 python -m services.ingester bluesky                       every new Bluesky post, from Jetstream (BLUESKY_*)
+python -m services.ingester hackernews                    every new Hacker News story and comment (HACKERNEWS_*)
+python -m services.ingester sources                       every source in INGEST_SOURCES, in this one process
 
 Every record is validated first (invalid ones are reported and skipped); sending waits while the stream's
 backlog is at STREAM_MAX_BACKLOG, and through Redis outages.
@@ -18,14 +20,18 @@ import sys
 import time
 
 from services.common.cli import start
-from services.ingester import bluesky, replay, synthetic
+from services.common.sources import metrics_ports
+from services.ingester import bluesky, hackernews, replay, synthetic
 from services.ingester.producer import Producer
 from services.ingester.source import Source, SourceError
 
 SOURCES: dict[str, Source] = {
-    source.name: source for source in (synthetic.SOURCE, replay.SOURCE, bluesky.SOURCE)
+    source.name: source for source in (synthetic.SOURCE, replay.SOURCE, bluesky.SOURCE, hackernews.SOURCE)
 }
 DEFAULT = synthetic.SOURCE.name
+
+
+ALL = "sources"  # every source in INGEST_SOURCES, in one process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,28 +43,42 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     for source in SOURCES.values():
         source.add_arguments(commands.add_parser(source.name, help=source.help))
+    commands.add_parser(ALL, help="every source in INGEST_SOURCES, in this one process")
     args = parser.parse_args(argv)
-    source = SOURCES[args.command or DEFAULT]
     settings = start()
+    if args.command == ALL:
+        ports = metrics_ports(settings.ingest_sources, settings.ingest_metrics_port)
+        runs = [
+            (
+                SOURCES[name],
+                commands.choices[name].parse_args([]),
+                settings.model_copy(update={"ingest_metrics_port": port}),
+            )
+            for name, port in zip(settings.ingest_sources, ports, strict=True)
+        ]
+    else:
+        runs = [(SOURCES[args.command or DEFAULT], args, settings)]
 
-    async def run() -> Producer:
+    async def run() -> list[Producer]:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        return await source.run(settings, args, stop)
+        return list(await asyncio.gather(*(source.run(each, given, stop) for source, given, each in runs)))
 
     started = time.monotonic()
     try:
-        out = asyncio.run(run())
+        producers = asyncio.run(run())
     except SourceError as exc:
         print(exc, file=sys.stderr)
         return 2
     except OSError as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(out.tally.summary(time.monotonic() - started), file=sys.stderr)
-    with contextlib.suppress(Exception):
-        asyncio.run(out.client.aclose())
+    for (source, _, _), producer in zip(runs, producers, strict=True):
+        prefix = f"{source.name}: " if len(runs) > 1 else ""
+        print(prefix + producer.tally.summary(time.monotonic() - started), file=sys.stderr)
+        with contextlib.suppress(Exception):
+            asyncio.run(producer.client.aclose())
     return 0
 
 

@@ -8,12 +8,14 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import Counter as Tally
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bs4 import BeautifulSoup
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from tenacity import AsyncRetrying, retry_if_exception, stop_never
 from tenacity.wait import wait_random_exponential
@@ -306,6 +308,19 @@ async def reconnecting(
                 return
             raise
         return
+
+
+def text_of_html(html: str) -> str:
+    """HTML as a reader sees it: tags gone, entities decoded, paragraphs and line breaks kept as breaks
+    (BeautifulSoup with the standard library's parser: it copes with the unclosed <p> of Hacker News and the
+    markup of any feed)."""
+    soup = BeautifulSoup(html, "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for paragraph in soup.find_all("p"):
+        paragraph.insert_before("\n\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def short(value: object) -> str:

@@ -10,6 +10,7 @@ from typing import IO
 import tritonclient.grpc as grpcclient
 
 from services.common.settings import Settings
+from services.common.sources import metrics_ports
 from services.launcher import datastores
 from services.launcher.supervisor import ROOT, Service, StartError, Supervisor, http_ok, port_free
 
@@ -40,11 +41,7 @@ class Platform(Supervisor):
 
     @property
     def source_ports(self) -> list[int]:
-        """Each source's /metrics port (the synthetic feed has none): INGEST_METRICS_PORT, the next, ..."""
-        first, ports = self.settings.ingest_metrics_port, list[int]()
-        for source in self.settings.ingest_sources:
-            ports.append(first + sum(1 for p in ports if p) if first and source != "synthetic" else 0)
-        return ports
+        return metrics_ports(self.settings.ingest_sources, self.settings.ingest_metrics_port)
 
     def check_ports(self) -> None:
         ports = {

@@ -206,7 +206,9 @@ async def test_at_the_backlog_limit_it_disconnects_and_resumes_from_its_cursor(
     assert server.cursors()[1] is not None, "the new connection resumes from the cursor"
 
 
-def start(settings: Settings, url: str, log: Path) -> "subprocess.Popen[bytes]":
+def start(
+    settings: Settings, url: str, log: Path, command: str = "bluesky", **more: str
+) -> "subprocess.Popen[bytes]":
     env = {
         **os.environ,
         "REDIS_URL": settings.redis_url,
@@ -215,9 +217,10 @@ def start(settings: Settings, url: str, log: Path) -> "subprocess.Popen[bytes]":
         "BLUESKY_JETSTREAM_URLS": url,
         "BLUESKY_REWIND_S": "0.05",
         "INGEST_METRICS_PORT": "0",
+        **more,
     }
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "services.ingester", "bluesky"], env=env, stderr=out)
+        return subprocess.Popen([sys.executable, "-m", "services.ingester", command], env=env, stderr=out)
 
 
 async def test_killed_mid_stream_and_started_again_every_post_arrives(
@@ -247,6 +250,31 @@ async def test_killed_mid_stream_and_started_again_every_post_arrives(
     assert len(ids) - len(set(ids)) < 200, "only the rewound seconds come twice (the worker drops them)"
     status = json.loads(await redis.hget(names.source_status, "bluesky") or b"{}")
     assert status["state"] == "stopped"
+
+
+async def test_the_sources_command_runs_every_source_of_ingest_sources_in_one_process(
+    settings: Settings, redis: aioredis.Redis, names: RedisNames, tmp_path: Path
+) -> None:
+    log = tmp_path / "ingester.log"
+    with FakeJetstream([create(n, langs=["en"]) for n in range(1, 11)]) as server:
+        both = start(
+            settings, server.url, log, "sources", INGEST_SOURCES="synthetic,bluesky", INGEST_RATE="50"
+        )
+
+        async def both_arrived() -> bool:
+            labels = [m.source for m in await entries(redis, names)]
+            return labels.count("bluesky") == 10 and any(label.startswith("synthetic-") for label in labels)
+
+        try:
+            await until(both_arrived, "the posts of both sources", 30)
+            both.send_signal(signal.SIGTERM)
+            assert both.wait(10) == 0, log.read_text()
+        finally:
+            if both.poll() is None:
+                both.kill()
+    said = log.read_text()
+    assert "bluesky: sent" in said
+    assert "synthetic: sent" in said
 
 
 def test_the_sub_command_is_registered() -> None:
