@@ -28,7 +28,7 @@ PLACEHOLDER_SECRETS = frozenset(
 Scenario = Literal["steady", "burst"]
 SyntheticTopic = Literal["phone", "airline", "coffee", "election", "streaming", "football", "weather"]
 # The ingester's sub-commands that make run and Compose start (INGEST_SOURCES).
-IngestSource = Literal["synthetic", "bluesky", "hackernews"]
+IngestSource = Literal["synthetic", "bluesky", "hackernews", "rss"]
 
 
 class SettingsError(ValueError):
@@ -207,8 +207,8 @@ class Settings(BaseSettings):
     )
     ingest_sources: Annotated[list[IngestSource], NoDecode] = Field(
         ["synthetic"],
-        description="Comma-separated sources make run and Compose start: synthetic, bluesky, hackernews "
-        "(docs/sources.md). The default invents posts, since a new machine may have no network.",
+        description="Comma-separated sources make run and Compose start: synthetic, bluesky, hackernews, "
+        "rss (docs/sources.md). The default invents posts, since a new machine may have no network.",
     )
     ingest_languages: Annotated[list[str], NoDecode] = Field(
         ["en"],
@@ -254,6 +254,20 @@ class Settings(BaseSettings):
         le=7 * 86_400,
         description="Seconds after which the hackernews source asks for each item it sent once more, and "
         "deletes it here if it was deleted or killed there (Hacker News signals no deletes).",
+    )
+    rss_feeds: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Comma-separated RSS or Atom feed URLs the rss source polls (http or https).",
+    )
+    rss_poll_s: float = Field(
+        300.0, ge=10, le=86_400, description="Seconds between two polls of each feed by the rss source."
+    )
+    rss_seen_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Days the rss source remembers the entries it sent, so that one still in its feed is "
+        "not sent again.",
     )
     worker_batch_size: int = Field(
         64,
@@ -568,7 +582,9 @@ class Settings(BaseSettings):
             raise ValueError("LLM_REVIEW_BELOW: second opinions need an LLM_PROVIDER")
         return self
 
-    @field_validator("ingest_sources", "ingest_languages", "bluesky_jetstream_urls", mode="before")
+    @field_validator(
+        "ingest_sources", "ingest_languages", "bluesky_jetstream_urls", "rss_feeds", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -590,6 +606,14 @@ class Settings(BaseSettings):
         wrong = [url for url in value if not re.match(r"^wss?://[^/?#\s]+(/\S*)?$", url)]
         if wrong or not value:
             raise ValueError(f"must be ws:// or wss:// URLs (not {', '.join(wrong) or 'none'})")
+        return value
+
+    @field_validator("rss_feeds")
+    @classmethod
+    def _feeds(cls, value: list[str]) -> list[str]:
+        wrong = [url for url in value if not re.match(r"^https?://[^/?#\s]+\S*$", url)]
+        if wrong:
+            raise ValueError(f"must be http:// or https:// URLs (not {', '.join(wrong)})")
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -67,6 +67,9 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "hackernews_api_url",
             "hackernews_poll_s",
             "hackernews_recheck_s",
+            "rss_feeds",
+            "rss_poll_s",
+            "rss_seen_days",
         ),
     ),
     (

@@ -95,6 +95,7 @@ class Jetstream:
             return
         if received:
             raise Dropped(f"the connection to {url.split('?')[0]} closed after {received} events")
+        self.turn += 1  # it took us and said nothing: the next instance
         raise ConnectionError(f"{url.split('?')[0]} closed the connection before any event")
 
     async def _read(self, socket: ClientConnection, asked: int | None) -> int:

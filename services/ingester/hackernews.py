@@ -11,7 +11,6 @@ here too.
 
 import argparse
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ import httpx
 from services.common.settings import Settings
 from services.common.timestamps import utcnow
 from services.ingester.language import Languages
-from services.ingester.live import Outlet, SourceMetrics, reconnecting, short, text_of_html
+from services.ingester.live import Outlet, Poller, SourceMetrics, reconnecting, short, text_of_html
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 
@@ -36,38 +35,19 @@ def item_url(item_id: int) -> str:
     return f"https://news.ycombinator.com/item?id={item_id}"
 
 
-class HackerNews:
-    def __init__(
-        self,
-        settings: Settings,
-        producer: Producer,
-        outlet: Outlet,
-        stop: asyncio.Event,
-        client: httpx.AsyncClient,
-    ) -> None:
-        self.base = settings.hackernews_api_url.rstrip("/")
+class HackerNews(Poller):
+    def setup(self, settings: Settings) -> None:
         self.poll_s = settings.hackernews_poll_s
+        self.base = settings.hackernews_api_url.rstrip("/")
         self.recheck_s = settings.hackernews_recheck_s
-        self.producer = producer
-        self.outlet = outlet
-        self.stop = stop
-        self.client = client
         self.cursor: int | None = None
-        self.rechecks = producer.writer.names.prefix + RECHECKS
+        self.rechecks = self.producer.writer.names.prefix + RECHECKS
 
     async def run(self) -> None:
         saved = await self.producer.writer.cursor(LABEL)
         self.cursor = int(saved) if saved is not None and saved.isdigit() else None
         self.outlet.set_state("connecting", endpoint=self.base)
         await reconnecting(self.outlet, self.rounds, transient, self.stop)
-
-    async def rounds(self) -> None:
-        while not self.stop.is_set():
-            await self.round()
-            self.outlet.set_state("live", endpoint=self.base)
-            await self.outlet.report()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), self.poll_s)
 
     async def get(self, path: str) -> Any:
         response = await self.client.get(f"{self.base}/{path}")

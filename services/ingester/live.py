@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import random
 import re
 import time
 from collections import Counter as Tally
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from bs4 import BeautifulSoup
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from tenacity import AsyncRetrying, retry_if_exception, stop_never
@@ -30,6 +32,7 @@ from services.common.messages import (
     checked_link,
 )
 from services.common.metrics_server import http_server
+from services.common.settings import Settings
 from services.common.sources import REPORT_EVERY_S, SourceState, SourceStatus
 from services.common.timestamps import utcnow
 from services.ingester.language import Languages
@@ -269,6 +272,44 @@ class Outlet:
         return status.model_dump(mode="json"), 200 if status.state == "live" else 503
 
 
+class Poller:
+    """A source that asks its servers every ``poll_s``: ``round()`` once a round until ``stop``, its state
+    reported after each (``detail()`` says what failed in it). ``setup`` reads the source's own settings."""
+
+    poll_s: float
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: Producer,
+        outlet: Outlet,
+        stop: asyncio.Event,
+        client: httpx.AsyncClient,
+    ) -> None:
+        self.producer = producer
+        self.outlet = outlet
+        self.stop = stop
+        self.client = client
+        self.setup(settings)
+
+    def setup(self, settings: Settings) -> None:
+        raise NotImplementedError
+
+    async def round(self) -> None:
+        raise NotImplementedError
+
+    def detail(self) -> str:
+        return ""
+
+    async def rounds(self) -> None:
+        while not self.stop.is_set():
+            await self.round()
+            self.outlet.set_state("live", self.detail())
+            await self.outlet.report(force=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), self.poll_s)
+
+
 class Dropped(Exception):
     """A connection that worked for a while ended: connect again, from the first short wait."""
 
@@ -302,6 +343,9 @@ async def reconnecting(
         except Dropped as dropped:
             outlet.reconnected(str(dropped))
             log.info("%s: %s; connecting again", outlet.source, dropped)
+            # A short random pause: a server that drops everyone at once is not hit by all at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), random.uniform(0, FIRST_RECONNECT_S))
             continue
         except Exception:
             if stop.is_set():  # what failed as the ingester stopped is no failure of the source's
