@@ -23,9 +23,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_never
 from tenacity.wait import wait_random_exponential
 
 from services.common.messages import (
+    AUTHOR_MAX_CHARS,
     CONTENT_MAX_CHARS,
     CREATED_AT_MAX_AHEAD,
     POST_ID_MAX_CHARS,
+    URL_MAX_CHARS,
     DeleteMessage,
     MessageError,
     PostMessage,
@@ -147,7 +149,7 @@ class Outlet:
             "post_id": post_id(native_id),
             "source": self.source,
             "content": text[:CONTENT_MAX_CHARS],  # a full-text entry is cut, not skipped
-            "author": (author.strip() or "unknown")[:128],
+            "author": (author.strip() or "unknown")[:AUTHOR_MAX_CHARS],
             "created_at": self.when(created_at).isoformat(),
             "lang": language,
         }
@@ -185,7 +187,7 @@ class Outlet:
     @staticmethod
     def link(url: str | None) -> str | None:
         """An http(s) link, or None (a post without one is still a post)."""
-        if not url:
+        if not url or len(url) > URL_MAX_CHARS:
             return None
         try:
             return checked_link(url)
