@@ -2,7 +2,8 @@
 
 Run ``python -m benchmarks.seed`` first. The platform starts as ``make run`` starts it
 (``python -m services.launcher``: Triton, ``--workers`` workers, the API, the synthetic ingester at
-``--feed`` posts/s) on the ``sentiment_bench`` database, on ports of its own and a Redis key prefix of its
+``--feed`` posts/s, or with ``--feed-source bluesky`` the Bluesky source reading a local Jetstream at that
+rate) on the ``sentiment_bench`` database, on ports of its own and a Redis key prefix of its
 own. Then locust, headless (``benchmarks/locustfile.py``):
 
 1. the read mix (``Reader``: a dashboard's requests, each user waiting 1 s) with ``--users`` users for
@@ -36,7 +37,7 @@ import psutil
 import redis
 
 from benchmarks.report import table, update_section, write_json
-from benchmarks.seed import bench_database_url, forget_since, settle
+from benchmarks.seed import bench_database_url, forget_since, settle, stored_since
 from services.common.settings import Settings
 from tests.support import free_port, start_platform
 
@@ -150,6 +151,13 @@ def main() -> None:
     parser.add_argument("--ingest-users", type=int, default=4)
     parser.add_argument("--ingest-seconds", type=int, default=20)
     parser.add_argument("--feed", type=float, default=100, help="the synthetic ingester's posts/s meanwhile")
+    parser.add_argument(
+        "--feed-source",
+        choices=("synthetic", "bluesky"),
+        default="synthetic",
+        help="what feeds the platform meanwhile: the synthetic ingester, or the bluesky source reading a local "
+        "Jetstream (tests/fakes/jetstream.py) at --feed frames/s; bluesky writes results/load_bluesky.json",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=None, help="default: sentiment_bench beside DATABASE_URL's")
     parser.add_argument(
@@ -185,6 +193,17 @@ def main() -> None:
         "INGEST_TOKEN": token,
         "LOG_LEVEL": "WARNING",
     }
+    jetstream = None
+    if args.feed_source == "bluesky":
+        port = free_port()
+        jetstream = subprocess.Popen(  # noqa: S603 - the fake Jetstream from this checkout
+            [sys.executable, "-m", "tests.fakes.jetstream", "--port", str(port), "--rate", str(args.feed)]
+        )
+        env |= {
+            "INGEST_SOURCES": "bluesky",
+            "BLUESKY_JETSTREAM_URLS": f"ws://127.0.0.1:{port}/subscribe",
+            "INGEST_METRICS_PORT": str(free_port()),
+        }
     host = f"http://127.0.0.1:{api_port}"
     asyncio.run(settle(env["DATABASE_URL"]))
     started = datetime.now(UTC)
@@ -198,8 +217,13 @@ def main() -> None:
         curve = [locust("Reader", host, n, args.curve_seconds, env, out)[-1] for n in steps]
         ingest = locust("Ingester", host, args.ingest_users, args.ingest_seconds, env, out)
     shutil.rmtree(out, ignore_errors=True)
+    if jetstream:
+        jetstream.terminate()
+        jetstream.wait(10)
     # The feed's and the ingest mix's posts go: the next run must find the table as seeded (the ingest mix
     # alone adds tens of thousands of alike posts to the last hour, which the filtered pages would wade through).
+    fed = asyncio.run(stored_since(env["DATABASE_URL"], started))
+    print(f"stored meanwhile, by source: {fed}")
     removed = asyncio.run(forget_since(env["DATABASE_URL"], started))
     print(f"removed the {removed:,} posts this run added")
 
@@ -219,7 +243,7 @@ def main() -> None:
     ]
 
     read_rows: list[tuple[Any, ...]] = []
-    found: dict[str, Any] = {"reads": {}, "ingest": {}, "curve": found_curve}
+    found: dict[str, Any] = {"reads": {}, "ingest": {}, "curve": found_curve, "stored_by_source": fed}
     for row in reads:
         name = "all reads" if row["Name"] == "Aggregated" else row["Name"]
         p95, p99 = ms(row, "95%"), ms(row, "99%")
@@ -257,7 +281,7 @@ def main() -> None:
     markdown = (
         table(
             [
-                f"read ({args.users} users, {args.seconds} s, feed {args.feed:.0f}/s)",
+                f"read ({args.users} users, {args.seconds} s, {args.feed_source} feed {args.feed:.0f}/s)",
                 "requests",
                 "failures",
                 "p50 ms",
@@ -287,15 +311,23 @@ def main() -> None:
             [f"users ({args.curve_seconds} s each, all reads)", "requests/s", "p50 ms", "p95 ms", "p99 ms"],
             [(c["users"], c["rps"], c["p50_ms"], c["p95_ms"], c["p99_ms"]) for c in found_curve],
         )
+    if args.feed_source != "synthetic":
+        markdown += (
+            f"\n\nPosts the {args.feed_source} source stored meanwhile: {fed.get(args.feed_source, 0):,} "
+            f"(the ingest mix's: {sum(n for s, n in fed.items() if s != args.feed_source):,})."
+        )
     print(markdown)
     if args.profile:
         print(f"\nWhere the API spent its time during the reads ({args.profile}):\n{hottest(args.profile)}")
-    write_json("load", {**vars(args), "profile": str(args.profile or ""), **found})
-    update_section(
-        "load",
-        "### The API under load (locust), the whole platform running, 1,000,000 posts\n\n"
-        "`python -m benchmarks.seed && python -m benchmarks.load`\n\n" + markdown,
-    )
+    name = "load" if args.feed_source == "synthetic" else f"load_{args.feed_source}"
+    write_json(name, {**vars(args), "profile": str(args.profile or ""), **found})
+    if args.feed_source == "synthetic":
+        heading = "### The API under load (locust), the whole platform running, 1,000,000 posts\n\n"
+        command = "`python -m benchmarks.seed && python -m benchmarks.load`\n\n"
+    else:
+        heading = f"### The API under load with the {args.feed_source} source feeding it (a local server)\n\n"
+        command = f"`python -m benchmarks.load --feed-source {args.feed_source}`\n\n"
+    update_section(name.replace("_", "-"), heading + command + markdown)
 
 
 if __name__ == "__main__":

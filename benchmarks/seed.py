@@ -105,6 +105,19 @@ async def forget_since(database_url: str, start: datetime) -> int:
     return int(done.split()[-1])
 
 
+async def stored_since(database_url: str, start: datetime) -> dict[str, int]:
+    """The posts created at or after ``start``, by source: what a benchmark run's feeds stored."""
+    conn = await _connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT source, count(*) AS n FROM social_media_posts WHERE created_at >= $1 GROUP BY source",
+            start,
+        )
+    finally:
+        await conn.close()
+    return {row["source"]: int(row["n"]) for row in rows}
+
+
 async def settle(database_url: str) -> None:
     """VACUUM and ANALYZE the tables, as autovacuum would in time: the planner sees them as they are, and a
     benchmark run after writes (the last one's ingest mix) does not measure autovacuum at work."""
