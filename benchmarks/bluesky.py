@@ -1,7 +1,7 @@
 """``python -m benchmarks.bluesky``: the Bluesky source's throughput and its cost at a live rate.
 
 A local Jetstream (``tests/fakes/jetstream.py``, in a process of its own) sends generated posts (most
-declare English, some declare nothing and are identified; a delete and an identity event now and then) to
+declare English, some nothing; every one's language is identified; a delete and an identity event now and then) to
 ``python -m services.ingester bluesky``, with no worker running and the backlog limit raised:
 
 - **throughput**: the fake as fast as it can; posts onto the stream a second over ``--seconds`` (20), after
@@ -159,8 +159,8 @@ def main() -> None:
     update_section(
         "bluesky",
         "### The Bluesky source: throughput, and its cost at a live rate\n\n"
-        "`python -m benchmarks.bluesky` (a local Jetstream; no worker; language identification for the posts "
-        "that declare none)\n\n" + markdown,
+        "`python -m benchmarks.bluesky` (a local Jetstream; no worker; every post's language identified, "
+        "declared or not)\n\n" + markdown,
     )
 
 
