@@ -221,7 +221,8 @@ def test_the_ingester_runs_every_source_in_ingest_sources_with_their_settings(tm
     listed = written("docker-compose.yml")["ingester"]["environment"]
     for field in Settings.model_fields:
         if (
-            field.startswith(("ingest_", "bluesky_", "hackernews_", "rss_")) and field != "ingest_token"
+            field.startswith(("ingest_", "bluesky_", "mastodon_", "hackernews_", "rss_"))
+            and field != "ingest_token"
         ):  # the token is the API's
             assert field.upper() in listed, f"{field.upper()} does not reach the ingester"
     assert (ingester["environment"]["INGEST_SOURCES"], ingester["environment"]["INGEST_LANGUAGES"]) == (

@@ -28,7 +28,7 @@ PLACEHOLDER_SECRETS = frozenset(
 Scenario = Literal["steady", "burst"]
 SyntheticTopic = Literal["phone", "airline", "coffee", "election", "streaming", "football", "weather"]
 # The ingester's sub-commands that make run and Compose start (INGEST_SOURCES).
-IngestSource = Literal["synthetic", "bluesky", "hackernews", "rss"]
+IngestSource = Literal["synthetic", "bluesky", "mastodon", "hackernews", "rss"]
 
 
 class SettingsError(ValueError):
@@ -207,8 +207,8 @@ class Settings(BaseSettings):
     )
     ingest_sources: Annotated[list[IngestSource], NoDecode] = Field(
         ["synthetic"],
-        description="Comma-separated sources make run and Compose start: synthetic, bluesky, hackernews, "
-        "rss (docs/sources.md). The default invents posts, since a new machine may have no network.",
+        description="Comma-separated sources make run and Compose start: synthetic, bluesky, mastodon, "
+        "hackernews, rss (docs/sources.md). The default invents posts, since a new machine may have no network.",
     )
     ingest_languages: Annotated[list[str], NoDecode] = Field(
         ["en"],
@@ -239,6 +239,18 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds the bluesky source rewinds its cursor on reconnect, so that nothing between "
         "two connections is missed (the worker drops what comes twice).",
+    )
+    mastodon_instances: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Comma-separated Mastodon instances the mastodon source reads (https://mastodon.social).",
+    )
+    mastodon_tags: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Comma-separated hashtags the mastodon source reads on each instance; empty: the "
+        "instances' federated public timelines.",
+    )
+    mastodon_poll_s: float = Field(
+        30.0, ge=5, le=3600, description="Seconds between two rounds of the mastodon source."
     )
     hackernews_api_url: str = Field(
         "https://hacker-news.firebaseio.com/v0",
@@ -608,7 +620,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be ws:// or wss:// URLs (not {', '.join(wrong) or 'none'})")
         return value
 
-    @field_validator("rss_feeds")
+    @field_validator("rss_feeds", "mastodon_instances")
     @classmethod
     def _feeds(cls, value: list[str]) -> list[str]:
         wrong = [url for url in value if not re.match(r"^https?://[^/?#\s]+\S*$", url)]

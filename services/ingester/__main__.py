@@ -5,6 +5,7 @@ python -m services.ingester [synthetic] [--count N]       the synthetic feed at 
 python -m services.ingester replay FILE [--rate R | --fast] [--map FIELD=NAME ...] [--source S] [--format F]
                                                           the posts of a JSON lines or CSV file
 python -m services.ingester bluesky                       every new Bluesky post, from Jetstream (BLUESKY_*)
+python -m services.ingester mastodon                      the public or hashtag timelines of MASTODON_INSTANCES
 python -m services.ingester hackernews                    every new Hacker News story and comment (HACKERNEWS_*)
 python -m services.ingester rss                           the entries of the feeds in RSS_FEEDS (RSS_*)
 python -m services.ingester sources                       every source in INGEST_SOURCES, in this one process
@@ -22,13 +23,20 @@ import time
 
 from services.common.cli import start
 from services.common.sources import metrics_ports
-from services.ingester import bluesky, hackernews, replay, rss, synthetic
+from services.ingester import bluesky, hackernews, mastodon, replay, rss, synthetic
 from services.ingester.producer import Producer
 from services.ingester.source import Source, SourceError
 
 SOURCES: dict[str, Source] = {
     source.name: source
-    for source in (synthetic.SOURCE, replay.SOURCE, bluesky.SOURCE, hackernews.SOURCE, rss.SOURCE)
+    for source in (
+        synthetic.SOURCE,
+        replay.SOURCE,
+        bluesky.SOURCE,
+        mastodon.SOURCE,
+        hackernews.SOURCE,
+        rss.SOURCE,
+    )
 }
 DEFAULT = synthetic.SOURCE.name
 

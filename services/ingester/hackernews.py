@@ -19,8 +19,7 @@ import httpx
 
 from services.common.settings import Settings
 from services.common.timestamps import utcnow
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, Poller, SourceMetrics, reconnecting, short, text_of_html
+from services.ingester.live import Poller, reconnecting, short, text_of_html
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 
@@ -130,16 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> Producer:
     del args
-    producer = Producer.for_settings(settings, 0)
-    languages = Languages(settings.ingest_languages)
-    outlet = Outlet(LABEL, producer, languages, SourceMetrics(), settings.retention_days)
-    headers = {"User-Agent": "sentiment-platform (self-hosted social listening)"}
-    async with (
-        httpx.AsyncClient(timeout=20, headers=headers, follow_redirects=True) as client,
-        outlet.serving(settings.ingest_metrics_port, stop),
-    ):
-        await HackerNews(settings, producer, outlet, stop, client).run()
-    return producer
+    return await HackerNews.serve(LABEL, settings, stop)
 
 
 SOURCE = Source(LABEL, "every new Hacker News story and comment, from its Firebase API", add_arguments, run)

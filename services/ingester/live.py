@@ -43,6 +43,7 @@ from services.ingester.producer import Producer
 log = logging.getLogger("ingester")
 FIRST_RECONNECT_S = 1.0
 LONGEST_RECONNECT_S = 60.0
+USER_AGENT = "sentiment-platform (self-hosted social listening)"
 
 
 def post_id(native: str) -> str:
@@ -296,6 +297,25 @@ class Poller:
 
     def setup(self, settings: Settings) -> None:
         raise NotImplementedError
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    async def serve(cls, label: str, settings: Settings, stop: asyncio.Event) -> Producer:
+        """The source as its sub-command runs it, until ``stop``: its own producer, its /metrics and status,
+        one HTTP client (with a User-Agent that says who asks)."""
+        producer = Producer.for_settings(settings, 0)
+        languages = Languages(settings.ingest_languages)
+        outlet = Outlet(label, producer, languages, SourceMetrics(), settings.retention_days)
+        async with (
+            httpx.AsyncClient(
+                timeout=30, headers={"User-Agent": USER_AGENT}, follow_redirects=True
+            ) as client,
+            outlet.serving(settings.ingest_metrics_port, stop),
+        ):
+            await cls(settings, producer, outlet, stop, client).run()
+        return producer
 
     async def round(self) -> None:
         raise NotImplementedError

@@ -26,15 +26,13 @@ import httpx
 
 from services.common.settings import Settings
 from services.common.timestamps import parse_utc, utcnow
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, Poller, SourceMetrics, reconnecting, text_of_html
+from services.ingester.live import Poller, reconnecting, text_of_html
 from services.ingester.producer import Producer
 from services.ingester.source import Source, SourceError
 
 log = logging.getLogger("ingester")
 LABEL = "rss"
 SEEN = "ingest_seen:rss"  # sorted set under the prefix: post_id -> when it was first seen
-USER_AGENT = "sentiment-platform (self-hosted social listening; polite polling with ETag)"
 
 
 def entry_id(feed_url: str, entry: dict[str, Any]) -> str | None:
@@ -180,16 +178,7 @@ async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event)
     del args
     if not settings.rss_feeds:
         raise SourceError("RSS_FEEDS is empty: set it to the comma-separated feed URLs to read")
-    producer = Producer.for_settings(settings, 0)
-    outlet = Outlet(
-        LABEL, producer, Languages(settings.ingest_languages), SourceMetrics(), settings.retention_days
-    )
-    async with (
-        httpx.AsyncClient(timeout=30, headers={"User-Agent": USER_AGENT}, follow_redirects=True) as client,
-        outlet.serving(settings.ingest_metrics_port, stop),
-    ):
-        await Feeds(settings, producer, outlet, stop, client).run()
-    return producer
+    return await Feeds.serve(LABEL, settings, stop)
 
 
 SOURCE = Source(LABEL, "the entries of the RSS and Atom feeds in RSS_FEEDS", add_arguments, run)
