@@ -264,6 +264,8 @@ class Worker:
 
     async def delete(self, deletes: list[DeleteMessage]) -> list[DeleteMessage]:
         """The deletes applied; those whose posts were stored (and are now gone)."""
+        if not deletes:  # most batches: no session to open
+            return []
         async with self.sessions() as session:
             removed = await delete(session, deletes)
         self.metrics.deletes.inc(len(deletes))

@@ -14,16 +14,14 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from services.common.messages import DeleteMessage, PostMessage, StreamMessage, parse_entry
+from services.common.messages import DeleteMessage, PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.common.sources import SourceStatus
 from services.ingester import bluesky
 from services.ingester.bluesky import Jetstream
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, SourceMetrics
-from services.ingester.producer import Producer
 from tests.fakes.jetstream import DID, T0_US, FakeJetstream, Frame, create, delete, uri
+from tests.ingester.streams import on_stream, outlet_for
 from tests.support import free_port
 
 
@@ -33,13 +31,9 @@ def connector(
     settings = settings.model_copy(
         update={"bluesky_jetstream_urls": list(urls), "bluesky_rewind_s": 0.005, **over}
     )
-    producer = Producer(redis, names, settings.stream_max_backlog, batch=20, retention_days=100_000)
-    outlet = Outlet("bluesky", producer, Languages(["en"]), SourceMetrics(), 100_000)
+    outlet = outlet_for("bluesky", settings, redis, names)
+    producer = outlet.producer
     return Jetstream(settings, producer, outlet, asyncio.Event())
-
-
-async def entries(redis: aioredis.Redis, names: RedisNames) -> list[StreamMessage]:
-    return [parse_entry(fields) for _, fields in await redis.xrange(names.stream) or []]  # type: ignore[arg-type]
 
 
 async def until(check: Callable[[], object], what: str, timeout_s: float = 10.0) -> None:
@@ -109,7 +103,7 @@ async def test_each_kind_of_frame_becomes_a_post_a_delete_or_a_counted_skip(
     with FakeJetstream(frames) as server:
         jetstream = connector(settings, redis, names, server.url)
         await running(jetstream, lambda: jetstream.outlet.counts["events"] == len(frames), "every frame")
-    messages = await entries(redis, names)
+    messages = await on_stream(redis, names)
     posts = [m for m in messages if isinstance(m, PostMessage)]
     deletes = [m for m in messages if isinstance(m, DeleteMessage)]
     assert [p.post_id for p in posts] == [uri(1), uri(2), uri(5), uri(10), uri(1)], "the worker drops the 2nd"
@@ -153,7 +147,7 @@ async def test_a_dropped_connection_resumes_from_the_cursor_rewound(
 
 async def distinct(redis: aioredis.Redis, names: RedisNames, n: int) -> bool:
     """Whether the stream holds ``n`` distinct post_ids (of posts and deletes)."""
-    return len({m.post_id for m in await entries(redis, names)}) == n
+    return len({m.post_id for m in await on_stream(redis, names)}) == n
 
 
 async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
@@ -245,7 +239,7 @@ async def test_killed_mid_stream_and_started_again_every_post_arrives(
             if second.poll() is None:
                 second.kill()
     assert server.cursors()[1] is not None
-    ids = [m.post_id for m in await entries(redis, names)]
+    ids = [m.post_id for m in await on_stream(redis, names)]
     assert set(ids) == {uri(n) for n in range(1, 1001)}, "none missing"
     assert len(ids) - len(set(ids)) < 200, "only the rewound seconds come twice (the worker drops them)"
     status = json.loads(await redis.hget(names.source_status, "bluesky") or b"{}")
@@ -262,7 +256,7 @@ async def test_the_sources_command_runs_every_source_of_ingest_sources_in_one_pr
         )
 
         async def both_arrived() -> bool:
-            labels = [m.source for m in await entries(redis, names)]
+            labels = [m.source for m in await on_stream(redis, names)]
             return labels.count("bluesky") == 10 and any(label.startswith("synthetic-") for label in labels)
 
         try:

@@ -6,14 +6,12 @@ import asyncio
 import httpx
 import redis.asyncio as aioredis
 
-from services.common.messages import DeleteMessage, PostMessage, parse_entry
+from services.common.messages import PostMessage
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.ingester.hackernews import HackerNews
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, SourceMetrics
-from services.ingester.producer import Producer
 from tests.fakes.hackernews import FakeHackerNews, comment, story
+from tests.ingester.streams import on_stream, outlet_for
 
 
 async def rounds(
@@ -28,8 +26,8 @@ async def rounds(
     settings = settings.model_copy(
         update={"hackernews_api_url": server.url, "hackernews_recheck_s": recheck_s}
     )
-    producer = Producer(redis, names, settings.stream_max_backlog, batch=20, retention_days=100_000)
-    outlet = Outlet("hackernews", producer, Languages(["en"]), SourceMetrics(), 100_000)
+    outlet = outlet_for("hackernews", settings, redis, names)
+    producer = outlet.producer
     async with httpx.AsyncClient() as client:
         source = HackerNews(settings, producer, outlet, asyncio.Event(), client)
         saved = await producer.writer.cursor("hackernews")
@@ -37,10 +35,6 @@ async def rounds(
         for _ in range(n):
             await source.round()
     return source
-
-
-async def messages(redis: aioredis.Redis, names: RedisNames) -> list[PostMessage | DeleteMessage]:
-    return [parse_entry(fields) for _, fields in await redis.xrange(names.stream) or []]  # type: ignore[arg-type]
 
 
 async def test_stories_and_comments_become_posts_and_the_rest_is_counted(
@@ -57,7 +51,7 @@ async def test_stories_and_comments_become_posts_and_the_rest_is_counted(
     await redis.hset(names.ingest_cursors, "hackernews", "100")
     with FakeHackerNews(items) as server:
         source = await rounds(settings, redis, names, server)
-    posts = [m for m in await messages(redis, names) if isinstance(m, PostMessage)]
+    posts = [m for m in await on_stream(redis, names) if isinstance(m, PostMessage)]
     assert [p.post_id for p in posts] == ["hn:101", "hn:102", "hn:106"]
     first, second, third = posts
     assert first.content == "Show HN: a self-hosted social listening platform"
@@ -76,11 +70,11 @@ async def test_an_item_not_there_yet_ends_the_round_and_is_read_the_next(
     await redis.hset(names.ingest_cursors, "hackernews", "200")
     with FakeHackerNews(items, maxitem=203) as server:
         await rounds(settings, redis, names, server)
-        assert [m.post_id for m in await messages(redis, names)] == ["hn:201"]
+        assert [m.post_id for m in await on_stream(redis, names)] == ["hn:201"]
         assert await redis.hget(names.ingest_cursors, "hackernews") == b"201", "stops before the missing one"
         server.items[202] = story(202, "second")
         await rounds(settings, redis, names, server)
-    assert [m.post_id for m in await messages(redis, names)] == ["hn:201", "hn:202", "hn:203"]
+    assert [m.post_id for m in await on_stream(redis, names)] == ["hn:201", "hn:202", "hn:203"]
 
 
 async def test_a_first_start_reads_from_now_on(
@@ -92,7 +86,7 @@ async def test_a_first_start_reads_from_now_on(
         server.items[302] = story(302, "new news")
         server.maxitem = 302
         await rounds(settings, redis, names, server)
-    assert [m.post_id for m in await messages(redis, names)] == ["hn:302"]
+    assert [m.post_id for m in await on_stream(redis, names)] == ["hn:302"]
 
 
 async def test_an_item_deleted_after_it_was_sent_is_deleted_here_on_its_recheck(
@@ -106,7 +100,7 @@ async def test_an_item_deleted_after_it_was_sent_is_deleted_here_on_its_recheck(
         assert await redis.xlen(names.stream) == 2, "not due yet"
         await asyncio.sleep(0.6)
         await rounds(settings, redis, names, server, recheck_s=0.5)
-    sent = await messages(redis, names)
+    sent = await on_stream(redis, names)
     assert [(type(m).__name__, m.post_id) for m in sent] == [
         ("PostMessage", "hn:401"),
         ("PostMessage", "hn:402"),

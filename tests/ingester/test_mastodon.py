@@ -7,14 +7,11 @@ import asyncio
 import httpx
 import redis.asyncio as aioredis
 
-from services.common.messages import PostMessage, parse_entry
 from services.common.names import RedisNames
 from services.common.settings import Settings
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, SourceMetrics
 from services.ingester.mastodon import Mastodon
-from services.ingester.producer import Producer
 from tests.fakes.mastodon import FakeMastodon, status
+from tests.ingester.streams import outlet_for, posts_on_stream
 
 
 async def rounds(
@@ -26,8 +23,8 @@ async def rounds(
     tags: list[str] | None = None,
 ) -> Mastodon:
     settings = settings.model_copy(update={"mastodon_instances": list(urls), "mastodon_tags": tags or []})
-    producer = Producer(redis, names, settings.stream_max_backlog, batch=20, retention_days=100_000)
-    outlet = Outlet("mastodon", producer, Languages(["en"]), SourceMetrics(), 100_000)
+    outlet = outlet_for("mastodon", settings, redis, names)
+    producer = outlet.producer
     async with httpx.AsyncClient() as client:
         source = Mastodon(settings, producer, outlet, asyncio.Event(), client)
         for timeline in source.timelines:
@@ -35,11 +32,6 @@ async def rounds(
         for _ in range(n):
             await source.round()
     return source
-
-
-async def posts(redis: aioredis.Redis, names: RedisNames) -> list[PostMessage]:
-    found = [parse_entry(fields) for _, fields in await redis.xrange(names.stream) or []]  # type: ignore[arg-type]
-    return [m for m in found if isinstance(m, PostMessage)]
 
 
 async def test_statuses_become_posts_page_by_page_from_the_cursor(
@@ -54,7 +46,7 @@ async def test_statuses_become_posts_page_by_page_from_the_cursor(
         key = f"mastodon:{server.url}/timelines/public"
         await redis.hset(names.ingest_cursors, key, statuses[0]["id"])  # read up to post 1 before
         source = await rounds(settings, redis, names, server.url)
-    sent = await posts(redis, names)
+    sent = await posts_on_stream(redis, names)
     assert [p.post_id for p in sent] == [s["uri"] for s in statuses[1:]], "oldest first, none missing"
     assert [q.get("min_id") for q in server.asked] == [
         statuses[0]["id"],
@@ -86,7 +78,9 @@ async def test_a_status_seen_twice_or_boosted_is_one_post(
     with FakeMastodon([original, boost, seen_elsewhere]) as server:
         await redis.hset(names.ingest_cursors, f"mastodon:{server.url}/timelines/public", "0")
         await rounds(settings, redis, names, server.url)
-    assert {p.post_id for p in await posts(redis, names)} == {original["uri"]}, "the worker keeps the first"
+    assert {p.post_id for p in await posts_on_stream(redis, names)} == {original["uri"]}, (
+        "the worker keeps the first"
+    )
 
 
 async def test_a_first_start_reads_from_now_on_and_a_hashtag_reads_its_own_timeline(
@@ -95,13 +89,13 @@ async def test_a_first_start_reads_from_now_on_and_a_hashtag_reads_its_own_timel
     old = status(1, "<p>old news on the release</p>", tags_=["release"])
     with FakeMastodon([old]) as server:
         await rounds(settings, redis, names, server.url, tags=["#release"])
-        assert await posts(redis, names) == []
+        assert await posts_on_stream(redis, names) == []
         server.statuses.append(
             status(2, "<p>new news on the release, so happy about it</p>", tags_=["release"])
         )
         server.statuses.append(status(3, "<p>something else entirely, nothing to do with it</p>"))
         await rounds(settings, redis, names, server.url, tags=["#release"])
-    assert [p.post_id for p in await posts(redis, names)] == [server.statuses[1]["uri"]]
+    assert [p.post_id for p in await posts_on_stream(redis, names)] == [server.statuses[1]["uri"]]
     assert {q["tag"] for q in server.asked} == {"release"}
 
 

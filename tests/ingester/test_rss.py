@@ -9,32 +9,25 @@ from datetime import timedelta
 import httpx
 import redis.asyncio as aioredis
 
-from services.common.messages import CONTENT_MAX_CHARS, PostMessage, parse_entry
+from services.common.messages import CONTENT_MAX_CHARS
 from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.common.timestamps import utcnow
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, SourceMetrics
-from services.ingester.producer import Producer
 from services.ingester.rss import Feeds
 from tests.fakes.feeds import FakeFeeds, atom, item, rss
+from tests.ingester.streams import outlet_for, posts_on_stream
 
 
 async def one_round(settings: Settings, redis: aioredis.Redis, names: RedisNames, *urls: str) -> Feeds:
     """Every feed polled once, as a round of the source does."""
     settings = settings.model_copy(update={"rss_feeds": list(urls)})
-    producer = Producer(redis, names, settings.stream_max_backlog, batch=20, retention_days=100_000)
-    outlet = Outlet("rss", producer, Languages(["en"]), SourceMetrics(), 100_000)
+    outlet = outlet_for("rss", settings, redis, names)
+    producer = outlet.producer
     async with httpx.AsyncClient() as client:
         feeds = Feeds(settings, producer, outlet, asyncio.Event(), client)
         for url in urls:
             await feeds.poll_safely(url)
     return feeds
-
-
-async def posts(redis: aioredis.Redis, names: RedisNames) -> list[PostMessage]:
-    found = [parse_entry(fields) for _, fields in await redis.xrange(names.stream) or []]  # type: ignore[arg-type]
-    return [m for m in found if isinstance(m, PostMessage)]
 
 
 async def test_entries_become_posts_by_the_rules_every_source_follows(
@@ -48,7 +41,7 @@ async def test_entries_become_posts_by_the_rules_every_source_follows(
         url = server.url("news.xml")
         before = utcnow()
         await one_round(settings, redis, names, url)
-    first, second, third = await posts(redis, names)
+    first, second, third = await posts_on_stream(redis, names)
     assert first.post_id == "rss:" + hashlib.sha256(f"{url}\nurn:example:1".encode()).hexdigest()
     assert first.content == "Markets rally on good news\n\nStocks rose today."
     assert (first.author, first.lang, first.url, first.source) == (
@@ -72,7 +65,7 @@ async def test_a_feed_is_asked_for_with_its_etag_and_each_entry_is_sent_once(
         await one_round(settings, redis, names, url)  # unchanged: a 304
         server.feeds["news.xml"] = rss(item(3, "Three") + item(1, "One") + item(2, "Two"))
         await one_round(settings, redis, names, url)
-    assert [p.content for p in await posts(redis, names)] == ["One", "Two", "Three"]
+    assert [p.content for p in await posts_on_stream(redis, names)] == ["One", "Two", "Three"]
     first, second, third = server.asked
     assert first[1] is None
     assert second[1] is not None, "the second request carries the ETag of the first answer"
@@ -90,7 +83,7 @@ async def test_a_feed_in_a_language_not_analysed_is_skipped_and_counted(
     )
     with FakeFeeds({"de.xml": atom(entry)}) as server:
         feeds = await one_round(settings, redis, names, server.url("de.xml"))
-    assert await posts(redis, names) == []
+    assert await posts_on_stream(redis, names) == []
     assert feeds.outlet.skips == {"language": 1}
 
 
@@ -103,7 +96,7 @@ async def test_a_failing_feed_is_reported_and_leaves_the_others_alone(
         urls = [server.url(p) for p in ("busy.xml", "down.xml", "junk.xml", "good.xml")]
         feeds = await one_round(settings, redis, names, *urls)
         await feeds.poll_safely(urls[0])  # asked to wait: not asked again yet
-    assert [p.content for p in await posts(redis, names)] == ["Still here"]
+    assert [p.content for p in await posts_on_stream(redis, names)] == ["Still here"]
     assert set(feeds.failing) == {urls[0], urls[1]}
     assert "429" in feeds.failing[urls[0]]
     assert [path for path, _ in server.asked].count("busy.xml") == 1
