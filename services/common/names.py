@@ -17,6 +17,7 @@ CACHE = "sentiment_cache"
 LIVE_TICKETS = "live_tickets"
 SOURCE_STATUS = "source_status"
 INGEST_CURSORS = "ingest_cursors"
+MASTODON_IDS = "mastodon_ids"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class RedisNames:
     def ingest_cursors(self) -> str:
         """Hash: source label -> where it resumes reading, set in the same MULTI as the XADD it covers."""
         return self.prefix + INGEST_CURSORS
+
+    def mastodon_ids(self, day: str) -> str:
+        """Hash with a TTL, one a day (``:<yyyy-mm-dd>`` appended): ``<instance> <status id>`` -> the uri
+        of a status the mastodon source streamed, so that its delete (which names only the id) is honoured."""
+        return f"{self.prefix}{MASTODON_IDS}:{day}"
 
     def live_ticket(self, ticket: str) -> str:
         """String with a TTL: a WebSocket ticket, taken (GETDEL) by the replica the socket reaches."""

@@ -252,6 +252,18 @@ class Settings(BaseSettings):
     mastodon_poll_s: float = Field(
         30.0, ge=5, le=3600, description="Seconds between two rounds of the mastodon source."
     )
+    mastodon_token: SecretStr = Field(
+        SecretStr(""),
+        description="A user access token (scope read:statuses) on the first of MASTODON_INSTANCES: with it, "
+        "that instance's timelines stream (its deletes honoured) instead of being polled. Never logged.",
+    )
+    mastodon_delete_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="Days the mastodon source remembers which uri a streamed status id is, to honour its "
+        "delete (about 100 bytes of Redis a status).",
+    )
     hackernews_api_url: str = Field(
         "https://hacker-news.firebaseio.com/v0",
         pattern=r"^https?://\S+$",

@@ -1,7 +1,7 @@
 """Writing posts onto the stream: XADD in one pipelined round trip, within the backlog limit; with a source's
 cursor, the XADDs and the cursor in one MULTI, so that a source resumes where what it sent ends."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio as aioredis
 
@@ -35,14 +35,14 @@ class StreamWriter:
             raise BacklogFull(backlog, self.max_backlog)
         return backlog
 
-    async def add(self, posts: Sequence[StreamMessage], cursor: tuple[str, str] | None = None) -> None:
-        """XADD the messages in one pipelined round trip (no backlog check, no retry); with ``cursor``
-        (source, position), in a MULTI that also sets that source's cursor."""
-        pipe = self.client.pipeline(transaction=cursor is not None)
+    async def add(self, posts: Sequence[StreamMessage], cursors: Mapping[str, str] | None = None) -> None:
+        """XADD the messages in one pipelined round trip (no backlog check, no retry); with ``cursors``
+        (source -> position), in a MULTI that also sets those cursors."""
+        pipe = self.client.pipeline(transaction=bool(cursors))
         for post in posts:
             pipe.xadd(self.names.stream, post.to_stream())  # type: ignore[arg-type]
-        if cursor is not None:
-            pipe.hset(self.names.ingest_cursors, *cursor)
+        if cursors:
+            pipe.hset(self.names.ingest_cursors, items=[part for pair in cursors.items() for part in pair])
         await pipe.execute()
 
     async def cursor(self, source: str) -> str | None:

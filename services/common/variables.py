@@ -67,6 +67,8 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "mastodon_instances",
             "mastodon_tags",
             "mastodon_poll_s",
+            "mastodon_token",
+            "mastodon_delete_days",
             "hackernews_api_url",
             "hackernews_poll_s",
             "hackernews_recheck_s",

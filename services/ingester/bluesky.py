@@ -12,29 +12,24 @@ the cursor asked (older than its replay window, which it clamps silently) is rep
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import connect
 
 from services.common.settings import Settings
-from services.common.stream import BacklogFull
 from services.common.timestamps import parse_utc
 from services.ingester.language import Languages
-from services.ingester.live import Dropped, Outlet, SourceMetrics, reconnecting, short
+from services.ingester.live import Dropped, Outlet, SourceMetrics, listen, reconnecting, short, transient
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 
 log = logging.getLogger("ingester")
 LABEL = "bluesky"
 COLLECTION = "app.bsky.feed.post"
-FLUSH_EVERY_S = 0.2  # the longest a post waits in the connector before it is on the stream
 MISSED_US = 60_000_000  # a first event this much later than the cursor asked for: the server clamped it
 MAX_FRAME_BYTES = 1 << 20
 
@@ -57,6 +52,8 @@ class Jetstream:
         self.turn = 0  # which endpoint is next
         self.cursor: int | None = None  # time_us of the last event handled
         self._said_seq = False
+        self._asked: int | None = None  # the time_us this connection asked to start from
+        self._first = True  # the next frame is this connection's first
 
     def url(self) -> tuple[str, int | None]:
         endpoint = self.endpoints[self.turn % len(self.endpoints)]
@@ -90,7 +87,10 @@ class Jetstream:
             self.turn -= 1  # connected: stay on this instance
             self.outlet.set_state("live")
             log.info("bluesky: connected to %s", url)
-            received = await self._read(socket, asked)
+            self._asked, self._first = asked, True
+            received = await listen(
+                socket, self.outlet, self.on_frame, lambda: self.producer.flush(wait=False), self.stop
+            )
         if self.stop.is_set():
             return
         if received:
@@ -98,47 +98,11 @@ class Jetstream:
         self.turn += 1  # it took us and said nothing: the next instance
         raise ConnectionError(f"{url.split('?')[0]} closed the connection before any event")
 
-    async def _read(self, socket: ClientConnection, asked: int | None) -> int:
-        received = 0
-        flushed = time.monotonic()
-        try:
-            while not self.stop.is_set():
-                try:
-                    async with asyncio.timeout(FLUSH_EVERY_S):  # recv() is safe to cancel: nothing is lost
-                        frame = await socket.recv()
-                except TimeoutError:
-                    frame = None
-                if frame is not None:
-                    received += 1
-                    at = self.handle(frame)
-                    if received == 1 and at is not None and asked is not None and at - asked > MISSED_US:
-                        self.outlet.missed((at - asked) / 1e6)
-                now = time.monotonic()
-                if self.producer.queued >= self.producer.batch or now - flushed >= FLUSH_EVERY_S:
-                    flushed = now
-                    try:
-                        await self.producer.flush(wait=False)
-                    except BacklogFull as full:
-                        await self._wait_out(socket, full)
-                        return received
-                    await self.outlet.report()
-        except ConnectionClosed as closed:
-            log.info("bluesky: connection closed (%s)", closed)
-        finally:
-            # What was read and not sent yet, unless the backlog is full: then it is read again from the
-            # cursor, which covers only what was sent.
-            with contextlib.suppress(BacklogFull):
-                await self.producer.flush(wait=False)
-        return received
-
-    async def _wait_out(self, socket: ClientConnection, full: BacklogFull) -> None:
-        """The stream is at STREAM_MAX_BACKLOG: leave the server (rather than buffer without bound), wait
-        for room, and let the reconnect resume from the cursor."""
-        log.warning("bluesky: %s: disconnecting until the workers catch up", full)
-        self.outlet.set_state("waiting_for_backlog", str(full))
-        await self.outlet.report(force=True)
-        socket.transport.abort()  # not close(): that waits on a server still sending what we no longer read
-        await self.producer.wait_for_room(self.stop)
+    def on_frame(self, frame: str | bytes) -> None:
+        at = self.handle(frame)
+        first, self._first = self._first, False
+        if first and at is not None and self._asked is not None and at - self._asked > MISSED_US:
+            self.outlet.missed((at - self._asked) / 1e6)
 
     def handle(self, frame: str | bytes) -> int | None:
         """One Jetstream frame onto the stream (or skipped); the event's time_us, when it has one."""
@@ -205,13 +169,6 @@ def _created(value: object) -> datetime | None:
         return parse_utc(value)
     except ValueError:
         return None
-
-
-def transient(exc: BaseException) -> bool:
-    """A failure that may pass: the network, the server, a handshake refused for now."""
-    return isinstance(exc, OSError | TimeoutError | ConnectionClosed | InvalidHandshake) and not isinstance(
-        exc, InvalidURI
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,8 @@ from bs4 import BeautifulSoup
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from tenacity import AsyncRetrying, retry_if_exception, stop_never
 from tenacity.wait import wait_random_exponential
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from services.common.messages import (
     AUTHOR_MAX_CHARS,
@@ -36,6 +38,7 @@ from services.common.messages import (
 from services.common.metrics_server import http_server
 from services.common.settings import Settings
 from services.common.sources import REPORT_EVERY_S, SourceState, SourceStatus
+from services.common.stream import BacklogFull
 from services.common.timestamps import utcnow
 from services.ingester.language import Languages
 from services.ingester.producer import Producer
@@ -44,6 +47,7 @@ log = logging.getLogger("ingester")
 FIRST_RECONNECT_S = 1.0
 LONGEST_RECONNECT_S = 60.0
 USER_AGENT = "sentiment-platform (self-hosted social listening)"
+FLUSH_EVERY_S = 0.2  # the longest a post read from a socket waits before it is on the stream
 
 
 def post_id(native: str) -> str:
@@ -320,13 +324,16 @@ class Poller:
     async def round(self) -> None:
         raise NotImplementedError
 
+    def state(self) -> SourceState:
+        return "live"
+
     def detail(self) -> str:
         return ""
 
     async def rounds(self) -> None:
         while not self.stop.is_set():
             await self.round()
-            self.outlet.set_state("live", self.detail())
+            self.outlet.set_state(self.state(), self.detail())
             await self.outlet.report(force=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), self.poll_s)
@@ -374,6 +381,61 @@ async def reconnecting(
                 return
             raise
         return
+
+
+async def listen(
+    socket: ClientConnection,
+    outlet: Outlet,
+    on_frame: Callable[[str | bytes], None],
+    send: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+) -> int:
+    """Read a stream source's ``socket`` until it closes or ``stop``: each frame to ``on_frame``, what they
+    queued out by ``send`` (which raises BacklogFull at the backlog limit and keeps its queue) every
+    FLUSH_EVERY_S or each full batch. At the backlog limit the source leaves the server rather than buffer
+    without bound, waits for room and returns, to resume from its cursor. Returns the frames read."""
+    producer = outlet.producer
+    received = 0
+    flushed = time.monotonic()
+    try:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(FLUSH_EVERY_S):  # recv() is safe to cancel: nothing is lost
+                    frame = await socket.recv()
+            except TimeoutError:
+                frame = None
+            if frame is not None:
+                received += 1
+                on_frame(frame)
+            now = time.monotonic()
+            if producer.queued >= producer.batch or now - flushed >= FLUSH_EVERY_S:
+                flushed = now
+                try:
+                    await send()
+                except BacklogFull as full:
+                    log.warning("%s: %s: disconnecting until the workers catch up", outlet.source, full)
+                    outlet.set_state("waiting_for_backlog", str(full))
+                    await outlet.report(force=True)
+                    socket.transport.abort()  # not close(): it waits on a server still sending
+                    await producer.wait_for_room(stop)
+                    return received
+                await outlet.report()
+    except ConnectionClosed as closed:
+        log.info("%s: connection closed (%s)", outlet.source, closed)
+    finally:
+        # What was read and not sent yet, unless the backlog is full: then it is read again from the
+        # cursor, which covers only what was sent.
+        with contextlib.suppress(BacklogFull):
+            await send()
+    return received
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure of a stream source that may pass: the network, the server, a handshake refused for now,
+    an HTTP request that failed."""
+    return isinstance(
+        exc, OSError | TimeoutError | ConnectionClosed | InvalidHandshake | httpx.HTTPError
+    ) and not isinstance(exc, InvalidURI)
 
 
 def text_of_html(html: str) -> str:

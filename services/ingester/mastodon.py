@@ -1,30 +1,53 @@
-"""The Mastodon source: the public or hashtag timelines of MASTODON_INSTANCES, by REST polling
-(docs/sources.md).
+"""The Mastodon source: the public or hashtag timelines of MASTODON_INSTANCES, by REST polling, or on the
+first instance through its streaming API when MASTODON_TOKEN is set (docs/sources.md).
 
-Every MASTODON_POLL_S, each timeline (the federated public one, or ``/timelines/tag/<tag>`` for each of
-MASTODON_TAGS) is read from its cursor on: ``min_id`` is the newest status id seen there, pages of 40 until
-one comes short. The cursors are written in the MULTI of the XADD of what they cover. A status is the post of
-its ``uri``, whichever instance it came through and whatever its HTML, so a status seen on two instances
-(and a boost, which carries its original) is one post. The rate-limit headers are honoured: a timeline
-whose ``X-RateLimit-Remaining`` runs out waits for ``X-RateLimit-Reset``, a 429 for its ``Retry-After``.
-A 401 (the instance disabled its public timelines) is reported and that timeline left alone until the
-source restarts. REST signals no deletes.
+Polled, every MASTODON_POLL_S, each timeline (the federated public one, or ``/timelines/tag/<tag>`` for each
+of MASTODON_TAGS) is read from its cursor on: ``min_id`` is the newest status id seen there, pages of 40
+until one comes short. The cursors are written in the MULTI of the XADD of what they cover. A status is the
+post of its ``uri``, whichever instance it came through and whatever its HTML, so a status seen on two
+instances (and a boost, which carries its original) is one post. The rate-limit headers are honoured: a
+timeline whose ``X-RateLimit-Remaining`` runs out waits for ``X-RateLimit-Reset``, a 429 for its
+``Retry-After``. A 401 (the instance disabled its public timelines) is reported and that timeline left alone
+until the source restarts. REST signals no deletes.
+
+Streamed, the token's instance is asked for its streaming host (``/api/v2/instance``), one WebSocket
+subscribes to each of its timelines, and each connection first catches up by REST from the cursors (the
+streaming API replays nothing), so a restart or a drop loses nothing. ``update`` events are posts,
+``delete`` events deletes: a delete names only the instance's status id, so the uri of each status sent is
+remembered in Redis for MASTODON_DELETE_DAYS. Edits (``status.update``) and other events are skipped and
+counted. A token the server refuses (401, 403) is reported, and the timelines are polled instead.
 """
 
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
+from services.common.redis import redis_unavailable
+from services.common.retry import waiting_out
 from services.common.settings import Settings
+from services.common.sources import SourceState
 from services.common.timestamps import parse_utc, utcnow
-from services.ingester.live import Poller, reconnecting, short, text_of_html
+from services.ingester.live import (
+    USER_AGENT,
+    Dropped,
+    Poller,
+    listen,
+    reconnecting,
+    short,
+    text_of_html,
+    transient,
+)
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 
@@ -32,6 +55,7 @@ log = logging.getLogger("ingester")
 LABEL = "mastodon"
 PAGE = 40  # the most a timeline page holds
 PAGES_A_ROUND = 10  # a timeline far behind catches up ten pages a round
+MAX_FRAME_BYTES = 1 << 20
 
 
 @dataclass
@@ -41,10 +65,25 @@ class Timeline:
     cursor: str | None = None  # the newest status id seen
     not_before: float = 0.0  # rate-limited until
     disabled: str = ""  # why it is left alone (a 401)
+    streamed: bool = False  # read through the streaming API, not polled
 
     @property
     def key(self) -> str:
         return f"{LABEL}:{self.instance}/{self.path}"
+
+    @property
+    def subscription(self) -> dict[str, str]:
+        """What the streaming API is asked for to follow this timeline."""
+        if self.path.startswith("timelines/tag/"):
+            return {"stream": "hashtag", "tag": unquote(self.path.removeprefix("timelines/tag/"))}
+        return {"stream": "public"}
+
+    def carries(self, stream: object) -> bool:
+        """Whether an event's ``stream`` (``["public"]``, ``["hashtag", "<tag>"]``) is this timeline's."""
+        wanted = self.subscription
+        if not isinstance(stream, list) or not stream or stream[0] != wanted["stream"]:
+            return False
+        return "tag" not in wanted or (len(stream) > 1 and str(stream[1]).lower() == wanted["tag"].lower())
 
 
 class Mastodon(Poller):
@@ -57,17 +96,31 @@ class Mastodon(Poller):
             for path in paths or ["timelines/public"]
         ]
         self.failing: dict[str, str] = {}
+        self.token = settings.mastodon_token.get_secret_value()
+        self.home = self.timelines[0].instance if self.token and self.timelines else ""
+        for timeline in self.timelines:
+            timeline.streamed = timeline.instance == self.home
+        self.remember_s = int(timedelta(days=settings.mastodon_delete_days + 1).total_seconds())
+        self.ids: dict[str, str] = {}  # "<instance> <status id>" -> uri, sent and not yet remembered
+        self.deleted: list[str] = []  # status ids the stream said were deleted, not yet looked up
+        self.refused = ""  # why the token is no longer used
+        self.streaming_problem = ""  # why the stream is not connected now
 
     async def run(self) -> None:
         for timeline in self.timelines:
             timeline.cursor = await self.producer.writer.cursor(timeline.key)
-        await reconnecting(self.outlet, self.rounds, lambda exc: isinstance(exc, OSError), self.stop)
+        async with asyncio.TaskGroup() as tasks:
+            if self.home:
+                tasks.create_task(reconnecting(self.outlet, self.streaming, transient, self.stop))
+            tasks.create_task(
+                reconnecting(self.outlet, self.rounds, lambda exc: isinstance(exc, OSError), self.stop)
+            )
 
     async def round(self) -> None:
         for timeline in self.timelines:
             if self.stop.is_set():
                 return
-            if timeline.disabled or time.monotonic() < timeline.not_before:
+            if timeline.streamed or timeline.disabled or time.monotonic() < timeline.not_before:
                 continue
             try:
                 await self.read(timeline)
@@ -76,23 +129,31 @@ class Mastodon(Poller):
                 self.failing[timeline.key] = f"{type(exc).__name__}: {exc}"[:200]
                 log.warning("mastodon: %s failed (%s): trying again next round", timeline.key, exc)
 
-    def detail(self) -> str:
-        disabled = {t.key: t.disabled for t in self.timelines if t.disabled}
-        return "; ".join(f"{key}: {why}" for key, why in (disabled | self.failing).items())[:300]
+    def state(self) -> SourceState:
+        return "reconnecting" if self.streaming_problem else "live"
 
-    async def read(self, timeline: Timeline) -> None:
-        """The timeline's statuses after its cursor, oldest page first, a page at a time onto the stream."""
-        for _ in range(PAGES_A_ROUND):
+    def detail(self) -> str:
+        problems = {t.key: t.disabled for t in self.timelines if t.disabled} | self.failing
+        if self.home:
+            problems[f"{LABEL}:{self.home} streaming"] = self.refused or self.streaming_problem
+        return "; ".join(f"{key}: {why}" for key, why in problems.items() if why)[:300]
+
+    async def read(self, timeline: Timeline, pages: int = PAGES_A_ROUND) -> bool:
+        """The timeline's statuses after its cursor, oldest page first, a page at a time onto the stream, at
+        most ``pages``; whether it is caught up."""
+        for _ in range(pages):
             params: dict[str, str | int] = {"limit": PAGE}
             if timeline.cursor is not None:
                 params["min_id"] = timeline.cursor
-            response = await self.client.get(f"{timeline.instance}/api/v1/{timeline.path}", params=params)
+            response = await self.client.get(
+                f"{timeline.instance}/api/v1/{timeline.path}", params=params, headers=self.headers(timeline)
+            )
             if response.status_code == 401:
                 timeline.disabled = "401: this instance does not show this timeline without signing in"
                 log.warning(
                     "mastodon: %s: %s; left alone until the source restarts", timeline.key, timeline.disabled
                 )
-                return
+                return True
             self._pace(timeline, response)
             if response.status_code == 429:
                 raise httpx.HTTPStatusError("429: rate limited", request=response.request, response=response)
@@ -101,26 +162,37 @@ class Mastodon(Poller):
             if not isinstance(statuses, list):
                 self.outlet.event()
                 self.outlet.skip("malformed", f"{timeline.key}: not a list: {short(statuses)}")
-                return
+                return True
             if timeline.cursor is None:
                 # A first start reads from now on: the newest id is where the next round begins.
                 newest = max(
                     (s["id"] for s in statuses if isinstance(s, dict) and "id" in s), key=_order, default=None
                 )
-                timeline.cursor = newest
                 if newest is not None:
-                    self.producer.advance(timeline.key, newest)
-                    await self.producer.flush()
-                return
+                    self.advance(timeline, newest)
+                    await self.send()
+                return True
             for status in sorted(
                 (s for s in statuses if isinstance(s, dict)), key=lambda s: _order(s.get("id"))
             ):
-                self.handle(status)
-                timeline.cursor = max(timeline.cursor, str(status.get("id") or timeline.cursor), key=_order)
-            self.producer.advance(timeline.key, timeline.cursor)
-            await self.producer.flush()
-            if len(statuses) < PAGE or time.monotonic() < timeline.not_before:
-                return
+                self.handle(status, timeline)
+                self.advance(timeline, status.get("id"))
+            await self.send()
+            if len(statuses) < PAGE:
+                return True
+            if time.monotonic() < timeline.not_before:
+                return False
+        return False
+
+    def headers(self, timeline: Timeline) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if timeline.streamed else {}
+
+    def advance(self, timeline: Timeline, status_id: str | None) -> None:
+        """The timeline's cursor moved on to ``status_id`` (never back), written with the next send."""
+        if status_id is None or not str(status_id).isdigit():
+            return
+        timeline.cursor = max(timeline.cursor or "0", str(status_id), key=_order)
+        self.producer.advance(timeline.key, timeline.cursor)
 
     def _pace(self, timeline: Timeline, response: httpx.Response) -> None:
         """Honour the rate-limit headers: out of requests, or told to wait, the timeline waits."""
@@ -136,8 +208,8 @@ class Mastodon(Poller):
             timeline.not_before = time.monotonic() + wait
             log.info("mastodon: %s rate-limited: waiting %.0f s", timeline.key, wait)
 
-    def handle(self, status: dict[str, Any]) -> bool:
-        """One status onto the stream (or skipped); a boost is its original."""
+    def handle(self, status: dict[str, Any], timeline: Timeline) -> bool:
+        """One status of ``timeline`` onto the stream (or skipped); a boost is its original."""
         self.outlet.event()
         boosted = status.get("reblog")
         original: dict[str, Any] = boosted if isinstance(boosted, dict) else status
@@ -157,7 +229,162 @@ class Mastodon(Poller):
             created = parse_utc(original.get("created_at"))
         link = original.get("url") if isinstance(original.get("url"), str) else uri
         lang = original.get("language") if isinstance(original.get("language"), str) else None
-        return self.outlet.post(uri, text, acct, created, link, lang)
+        sent = self.outlet.post(uri, text, acct, created, link, lang)
+        if sent and timeline.streamed and original.get("id"):
+            # Its id here is what a delete will name (a boost's own id is an unboost: nothing to delete).
+            self.ids[f"{timeline.instance} {original['id']}"] = uri
+        return sent
+
+    # --- streamed -------------------------------------------------------------------------------------
+
+    async def streaming(self) -> None:
+        """One connection to the home instance's streaming API: subscribed, caught up by REST, then read
+        until it drops (Dropped, once it delivered), fails, or the ingester stops."""
+        streamed = [t for t in self.timelines if t.streamed and not t.disabled]
+        try:
+            url = await self.streaming_url()
+            self.outlet.set_state("connecting", endpoint=url)
+            async with connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                user_agent_header=USER_AGENT,
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=10,
+                ping_interval=20,
+                ping_timeout=20,
+                close_timeout=2,
+            ) as socket:
+                for timeline in streamed:
+                    await socket.send(json.dumps({"type": "subscribe", **timeline.subscription}))
+                for timeline in streamed:
+                    await self.catch_up(timeline)
+                self.streaming_problem = ""
+                self.outlet.set_state("live", self.detail())
+                log.info("mastodon: streaming %d timelines from %s", len(streamed), url)
+                received = await listen(
+                    socket, self.outlet, self.on_frame, lambda: self.send(wait=False), self.stop
+                )
+        except InvalidStatus as exc:
+            if exc.response.status_code not in (401, 403):
+                self.streaming_problem = f"{exc}"[:200]
+                raise
+            self.refuse(exc.response.status_code)
+            return
+        except Exception as exc:
+            self.streaming_problem = f"{type(exc).__name__}: {exc}"[:200]
+            raise
+        if self.stop.is_set():
+            return
+        self.streaming_problem = f"the stream closed after {received} events"
+        if received:
+            raise Dropped(f"the streaming API of {self.home} closed after {received} events")
+        raise ConnectionError(f"the streaming API of {self.home} closed the connection before any event")
+
+    async def streaming_url(self) -> str:
+        """The WebSocket of the home instance's streaming API: on the host its /api/v2/instance names (its
+        own, when it names none or predates v2)."""
+        response = await self.client.get(f"{self.home}/api/v2/instance")
+        host = ""
+        if response.status_code != 404:
+            response.raise_for_status()
+            with contextlib.suppress(ValueError, AttributeError):
+                host = str(response.json().get("configuration", {}).get("urls", {}).get("streaming") or "")
+        parts = urlsplit(host or self.home)
+        scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+        return f"{scheme}://{parts.netloc}/api/v1/streaming"
+
+    async def catch_up(self, timeline: Timeline) -> None:
+        """What the timeline had while no stream was read, by REST from its cursor, however many pages (the
+        streaming API replays nothing)."""
+        while not self.stop.is_set():
+            try:
+                if await self.read(timeline):
+                    return
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 429:
+                    raise
+            with contextlib.suppress(TimeoutError):  # rate-limited: wait as told
+                await asyncio.wait_for(self.stop.wait(), max(0.0, timeline.not_before - time.monotonic()))
+
+    def refuse(self, code: int) -> None:
+        self.refused = f"{code}: the streaming API refused MASTODON_TOKEN; polled instead, deletes not seen"
+        log.warning("mastodon: %s: %s", self.home, self.refused)
+        self.token = ""
+        for timeline in self.timelines:
+            timeline.streamed = False
+
+    def on_frame(self, frame: str | bytes) -> None:
+        """One message of the streaming API: ``{"stream": [...], "event": ..., "payload": "<JSON>"}``."""
+        try:
+            message = json.loads(frame)
+            if not isinstance(message, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            self.outlet.event()
+            self.outlet.skip("malformed", f"{exc}: {str(frame)[:100]!r}")
+            return
+        event, payload = message.get("event"), message.get("payload")
+        if event == "update":
+            try:
+                status = json.loads(payload) if isinstance(payload, str) else payload
+                if not isinstance(status, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                self.outlet.event()
+                self.outlet.skip(
+                    "malformed", f"an update whose payload is no status ({exc}): {short(message)}"
+                )
+                return
+            timeline = next(
+                (t for t in self.timelines if t.streamed and t.carries(message.get("stream"))), None
+            )
+            if timeline is None:
+                self.outlet.event()
+                self.outlet.skip(
+                    "other stream", f"an update of a stream not asked for: {message.get('stream')}"
+                )
+                return
+            self.handle(status, timeline)
+            self.advance(timeline, status.get("id"))
+            return
+        self.outlet.event()
+        if event == "delete" and isinstance(payload, str | int) and str(payload).isdigit():
+            self.deleted.append(str(payload))
+        elif event == "status.update":
+            self.outlet.skip("update")  # an edit: the post keeps the text it was analysed with
+        elif "error" in message:
+            self.outlet.skip("error", f"the streaming API said: {short(message)}")
+        else:
+            self.outlet.skip("malformed" if event == "delete" else "other event")
+
+    async def send(self, wait: bool = True) -> None:
+        """Out onto the stream: first the uris of the statuses sent remembered (a crash between leaves an id
+        remembered, never a post whose delete cannot be found), then the deletes looked up, then the flush."""
+        redis, names = self.producer.client, self.producer.writer.names
+        today = utcnow().date()
+        async for attempt in waiting_out("Redis", redis_unavailable, log):
+            with attempt:
+                if self.ids:
+                    key = names.mastodon_ids(today.isoformat())
+                    pipe = redis.pipeline(transaction=False)
+                    pipe.hset(key, items=[part for pair in self.ids.items() for part in pair])
+                    pipe.expire(key, self.remember_s)
+                    await pipe.execute()
+                    self.ids = {}
+                if self.deleted:
+                    fields = [f"{self.home} {status_id}" for status_id in self.deleted]
+                    pipe = redis.pipeline(transaction=False)
+                    for back in range(self.remember_s // 86400):
+                        pipe.hmget(names.mastodon_ids((today - timedelta(days=back)).isoformat()), fields)
+                    days = await pipe.execute()
+                    for i in range(len(fields)):
+                        uri = next((day[i] for day in days if day[i] is not None), None)
+                        if uri is None:
+                            self.outlet.skip("delete of a status not sent")
+                        else:
+                            self.outlet.delete(uri.decode() if isinstance(uri, bytes) else str(uri))
+                    self.deleted = []
+        await self.producer.flush(wait=wait)
 
 
 def _order(status_id: object) -> int:

@@ -54,7 +54,7 @@ class Producer:
         self.batch = batch
         self.tally = Tally()
         self._queue: list[StreamMessage] = []
-        self._cursor: tuple[str, str] | None = None  # (source, position) not yet written
+        self._cursors: dict[str, str] = {}  # source -> position, not yet written
         self._flushing = asyncio.Lock()
 
     @classmethod
@@ -91,8 +91,9 @@ class Producer:
         self._queue.append(post)
 
     def advance(self, source: str, cursor: str) -> None:
-        """Where ``source`` resumes once what is queued is sent: written with the next flush."""
-        self._cursor = (source, cursor)
+        """Where ``source`` resumes once what is queued is sent: written with the next flush (a source with
+        several cursors, one a timeline, advances each)."""
+        self._cursors[source] = cursor
 
     @property
     def queued(self) -> int:
@@ -102,15 +103,15 @@ class Producer:
         """Send what is queued, and the cursor; while the backlog is full, wait (or, ``wait=False``, raise
         BacklogFull and keep the queue)."""
         async with self._flushing:
-            if not self._queue and self._cursor is None:
+            if not self._queue and not self._cursors:
                 return
             if wait:
                 await self._retrying(self._wait_for_room, len(self._queue))
             else:
                 await self._retrying(self.writer.check_room, len(self._queue))
             posts, self._queue = self._queue, []
-            cursor, self._cursor = self._cursor, None
-            await self._retrying(self.writer.add, posts, cursor)
+            cursors, self._cursors = self._cursors, {}
+            await self._retrying(self.writer.add, posts, cursors)
             self.tally.sent += len(posts)
 
     async def wait_for_room(self, stop: asyncio.Event | None = None) -> None:
