@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     hf.add_argument("--repository", type=Path, default=Path("model_repository"))
     hf.add_argument("--sentiment-labels", help="our name for each output column, comma-separated, in order")
     hf.add_argument("--emotion-labels", help="our name for each output column, comma-separated, in order")
+    hf.add_argument(
+        "--languages",
+        default="en",
+        help="the languages the checkpoints were trained for, comma-separated (default en): the manifest "
+        "says them, and the live sources analyse those unless INGEST_LANGUAGES says otherwise",
+    )
 
     args = parser.parse_args(argv)
     configure_logging()
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repository,
             sentiment_labels=args.sentiment_labels.split(",") if args.sentiment_labels else None,
             emotion_labels=args.emotion_labels.split(",") if args.emotion_labels else None,
+            languages=[lang.strip() for lang in args.languages.split(",") if lang.strip()],
         )
         return 0
     return 2

@@ -30,6 +30,7 @@ from export.onnx_export import ATOL, CHECK_TEXTS, OPSET, ExportMismatch, tokeniz
 from export.repository import write_repository
 from services.common.inference.spec import (
     ATTENTION_MASK,
+    BUNDLED_LANGUAGES,
     EMOTION_LOGITS,
     EMOTION_ORDER,
     INPUT_IDS,
@@ -191,6 +192,7 @@ def export_hf(
     *,
     sentiment_labels: Sequence[str] | None = None,
     emotion_labels: Sequence[str] | None = None,
+    languages: Sequence[str] = BUNDLED_LANGUAGES,
 ) -> Path:
     with tempfile.TemporaryDirectory(prefix="export-hf-") as scratch:
         folders = {}
@@ -228,5 +230,9 @@ def export_hf(
         log.info("combined graph matches PyTorch: largest logit difference %.2e", worst)
         name = f"hf:{Path(sentiment_model).name}+{Path(emotion_model).name}"
         return write_repository(
-            repository, onnx=combined, tokenizer=folders["sentiment"] / TOKENIZER_FILE, model_name=name
+            repository,
+            onnx=combined,
+            tokenizer=folders["sentiment"] / TOKENIZER_FILE,
+            model_name=name,
+            languages=languages,
         )

@@ -15,10 +15,12 @@ checks before it sends anything.
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.inference.spec import (
+    BUNDLED_LANGUAGES,
     EMOTION_LOGITS,
     EMOTION_ORDER,
     INPUTS,
@@ -108,6 +110,7 @@ def write_repository(
     model_name: str,
     onnx_int8: Path | None = None,
     onnx_fp16: Path | None = None,
+    languages: Sequence[str] = BUNDLED_LANGUAGES,
 ) -> Path:
     """Lay out the model folder (replacing an older one) and return it. The CPU profiles serve the int8
     graph when one is given, the GPU profile the fp16 one; each falls back to the fp32 graph."""
@@ -142,6 +145,7 @@ def write_repository(
         "sentiment_labels": [label.value for label in SENTIMENT_ORDER],
         "emotion_labels": [label.value for label in EMOTION_ORDER],
         "max_tokens": MAX_TOKENS,
+        "languages": list(languages),  # what it was trained for: INGEST_LANGUAGES's default
     }
     (version / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     # Swap in whole, so a Triton polling the repository never sees half a model.

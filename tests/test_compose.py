@@ -218,6 +218,7 @@ def test_the_ingester_runs_every_source_in_ingest_sources_with_their_settings(tm
     services = resolved(tmp_path, "INGEST_SOURCES=bluesky\nINGEST_LANGUAGES=en,de\n")
     ingester = services["ingester"]
     assert ingester["command"] == ["python", "-m", "services.ingester", "sources"]
+    assert "model-export" in ingester["depends_on"], "the manifest names the languages analysed"
     listed = written("docker-compose.yml")["ingester"]["environment"]
     for field in Settings.model_fields:
         if (

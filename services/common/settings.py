@@ -211,10 +211,10 @@ class Settings(BaseSettings):
         "hackernews, rss (docs/sources.md). The default invents posts, since a new machine may have no network.",
     )
     ingest_languages: Annotated[list[str], NoDecode] = Field(
-        ["en"],
+        [],
         description="Comma-separated languages (BCP 47 primary subtags) the live sources send for analysis: "
-        "a post in another is skipped and counted per language; und (undetermined) always goes. Default: "
-        "the bundled model's (its manifest's languages); set it wider for a multilingual model.",
+        "a post in another is skipped and counted per language; und (undetermined) always goes. Empty: "
+        "those the served model's manifest names (the bundled model: en).",
     )
     ingest_metrics_port: int = Field(
         9200,
@@ -620,8 +620,8 @@ class Settings(BaseSettings):
     def _languages(cls, value: list[str]) -> list[str]:
         tags = [primary_subtag(tag) for tag in value]
         wrong = [tag for tag, primary in zip(value, tags, strict=True) if primary is None]
-        if wrong or not value:
-            raise ValueError(f"must be BCP 47 language tags such as en,de (not {', '.join(wrong) or 'none'})")
+        if wrong:
+            raise ValueError(f"must be BCP 47 language tags such as en,de (not {', '.join(wrong)})")
         return [tag for tag in tags if tag is not None]
 
     @field_validator("bluesky_jetstream_urls")

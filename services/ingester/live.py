@@ -310,7 +310,7 @@ class Poller:
         """The source as its sub-command runs it, until ``stop``: its own producer, its /metrics and status,
         one HTTP client (with a User-Agent that says who asks)."""
         producer = Producer.for_settings(settings, 0)
-        languages = Languages(settings.ingest_languages)
+        languages = Languages.for_settings(settings)
         outlet = Outlet(label, producer, languages, SourceMetrics(), settings.retention_days)
         async with (
             httpx.AsyncClient(

@@ -58,6 +58,7 @@ def test_the_repository_has_every_profile_and_no_default_config(repository: Path
     assert manifest["tokenizer_sha256"] == sha256(folder / "1" / TOKENIZER_FILE)
     assert all(manifest["tokenizer_sha256"] in config for config in configs.values())
     assert manifest["model_name"].startswith("minilm-bundle@")
+    assert manifest["languages"] == ["en"], "what INGEST_LANGUAGES defaults to"
     assert (folder / "1" / "model.py").is_file()
 
 

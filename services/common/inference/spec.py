@@ -20,3 +20,4 @@ EMOTION_ORDER: tuple[Emotion, ...] = tuple(Emotion)
 MAX_TOKENS = 128  # what all-MiniLM-L6-v2 was trained on; longer texts are truncated
 TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "manifest.json"  # beside the model: its name, version and tokenizer fingerprint
+BUNDLED_LANGUAGES = ("en",)  # what the bundled model was trained on: English tweets and Reddit comments
