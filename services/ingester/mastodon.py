@@ -218,6 +218,9 @@ class Mastodon(Poller):
             self.outlet.skip("malformed", f"a status without uri: {short(status)}")
             return False
         account = original.get("account")
+        if isinstance(account, dict) and account.get("noindex") is True:
+            self.outlet.skip("opted out")  # its author asked not to be indexed: not analysed either
+            return False
         acct = str(account.get("acct") or "") if isinstance(account, dict) else ""
         parts = [
             str(original.get("spoiler_text") or "").strip(),

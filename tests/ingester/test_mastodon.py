@@ -175,9 +175,10 @@ async def test_a_token_streams_posts_and_honours_deletes(
         {"error": "Unknown stream type", "status": 400},
         frame("update", boost),
         frame("delete", boost["id"]),  # an unboost: the original stays
+        frame("update", status(5, "<p>Please leave me out</p>", account={"acct": "zoe", "noindex": True})),
     ]
     with FakeMastodon([], token="t0ken", live=live) as server:
-        source = await streamed(settings, redis, names, server, lambda s: s.outlet.counts["events"] >= 10)
+        source = await streamed(settings, redis, names, server, lambda s: s.outlet.counts["events"] >= 11)
     messages = await on_stream(redis, names)
     assert [m.post_id for m in messages if isinstance(m, PostMessage)] == [
         first["uri"],
@@ -191,11 +192,12 @@ async def test_a_token_streams_posts_and_honours_deletes(
         "malformed": 1,
         "other event": 1,
         "error": 1,
+        "opted out": 1,
     }
     assert server.subscribed == [[{"type": "subscribe", "stream": "public"}]]
     assert set(server.authorizations) == {"Bearer t0ken"}, "the catch-up asks with the token"
     key = f"mastodon:{server.url}/timelines/public"
-    assert await redis.hget(names.ingest_cursors, key) == boost["id"].encode()
+    assert await redis.hget(names.ingest_cursors, key) == status(5, "")["id"].encode()
     remembered = names.mastodon_ids(utcnow().date().isoformat())
     assert await redis.hget(remembered, f"{server.url} {second['id']}") == second["uri"].encode()
     assert 7 * 86400 < await redis.ttl(remembered) <= 8 * 86400
