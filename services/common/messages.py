@@ -182,9 +182,12 @@ def primary_subtag(tag: str) -> str | None:
     return subtag if re.fullmatch(LANG_PATTERN, subtag) else None
 
 
+_NOT_IN_A_LINK = re.compile(r"[\s\x00-\x1f]")  # white space (Unicode's, as str.isspace) or a control
+
+
 def checked_link(url: str) -> str:
     """``url`` if it is an http(s) link to a host, else ValueError saying why."""
-    if any(c.isspace() or ord(c) < 32 for c in url):
+    if _NOT_IN_A_LINK.search(url):
         raise ValueError("is not a link: it contains white space or control characters")
     try:
         parts = urlsplit(url)
