@@ -40,6 +40,11 @@ async def within(check: Awaitable[T], otherwise: U) -> T | U:
         return otherwise
 
 
+async def given(value: T) -> T:
+    """``value``, as a probe that was not asked."""
+    return value
+
+
 async def dead_letters(engine: AsyncEngine) -> int:
     return await row_count(engine, DeadLetter.__tablename__)
 

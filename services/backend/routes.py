@@ -32,8 +32,7 @@ from services.common.db.models import SentimentAlert
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import LANG_PATTERN
-from services.common.redis import Persistence, persistence, redis_unavailable
-from services.common.sources import SourceStatus
+from services.common.redis import persistence, redis_unavailable
 from services.common.timestamps import QueryDatetime, utcnow
 
 DEFAULT_SPAN = timedelta(hours=24)  # of the time series when start_date is not given
@@ -97,13 +96,13 @@ async def health(backend: BackendDep) -> JSONResponse:
         probes.answers(backend.redis.ping()),
         probes.answers(backend.triton.healthy()),
     )
-    stats = await probes.stats(backend.reads, backend.aggregator, backend.cache) if database else None
-    kept: Persistence | None = None
-    sources: list[SourceStatus] = []
-    if redis_up:
-        kept = await probes.within(persistence(backend.redis), "unknown")
-        sources = await probes.within(probes.sources(backend.redis, backend.names), [])
-    dead = await probes.within(probes.dead_letters(backend.reads), None) if database else None
+    # What the probes allow, asked at once: under load each await waits its turn for the event loop.
+    stats, kept, sources, dead = await asyncio.gather(
+        probes.stats(backend.reads, backend.aggregator, backend.cache) if database else probes.given(None),
+        probes.within(persistence(backend.redis), "unknown") if redis_up else probes.given(None),
+        probes.within(probes.sources(backend.redis, backend.names), []) if redis_up else probes.given([]),
+        probes.within(probes.dead_letters(backend.reads), None) if database else probes.given(None),
+    )
     if dead is not None:
         backend.dead_letters.set(dead)
     warnings = probes.warnings(kept, dead, backend.settings.dead_letters_degraded_at, sources)
