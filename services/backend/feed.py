@@ -106,11 +106,18 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
             )
         )
         upper = min(upper, anchor.created_at) if upper else anchor.created_at
+        where.append(SocialMediaPost.created_at <= upper)  # implied by the OR, which prunes nothing
     # Only the days that hold the page: the rollup says from when on enough posts match.
     since = await aggregator.page_floor(query.filters(), query.offset + query.limit, upper)
     if since is None:
         return []
     where.append(SocialMediaPost.created_at >= since)
+    # The same bounds on the analyses, which their post's created_at implies: without them the planner
+    # plans the look-up in every partition of the analyses (8 ms of planning for 0.8 ms of work at 30
+    # days); with them, in the page's days alone.
+    days = [SentimentAnalysis.created_at >= since]
+    if upper is not None:
+        days.append(SentimentAnalysis.created_at <= upper)
     # Each post's analysis in a LATERAL subquery that is never merged into the join (OFFSET 0): as a join on
     # (post_id, created_at), the planner multiplies the two keys' selectivities, expects one row in all and
     # hash-joins every partition (measured: 9 s on 10,000,000 posts); this way it walks the posts newest
@@ -125,6 +132,7 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
         .where(
             SentimentAnalysis.post_id == SocialMediaPost.post_id,
             SentimentAnalysis.created_at == SocialMediaPost.created_at,
+            *days,
             *query.where_analysis(),
         )
         .offset(0)
@@ -167,13 +175,15 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
 
 async def _anchor(conn: AsyncConnection, post_id: str) -> Any:
     """The ``before`` post's place in the feed's order (created_at, then id, both descending)."""
+    # Its day first, from the registry, then the post in that day's partition alone: as one statement (a
+    # subquery for the day) the planner plans the look-up in every partition, 4 ms at 30 days.
+    day = await conn.scalar(select(PostId.created_at).where(PostId.post_id == post_id))
+    if day is None:
+        raise UnknownCursor(post_id)
     anchor = (
         await conn.execute(
             select(SocialMediaPost.created_at, SocialMediaPost.id).where(
-                SocialMediaPost.post_id == post_id,
-                # its day, from the registry: one partition read, not all of them
-                SocialMediaPost.created_at
-                == select(PostId.created_at).where(PostId.post_id == post_id).scalar_subquery(),
+                SocialMediaPost.post_id == post_id, SocialMediaPost.created_at == day
             )
         )
     ).first()
