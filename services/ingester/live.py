@@ -48,6 +48,7 @@ FIRST_RECONNECT_S = 1.0
 LONGEST_RECONNECT_S = 60.0
 USER_AGENT = "sentiment-platform (self-hosted social listening)"
 FLUSH_EVERY_S = 0.2  # the longest a post read from a socket waits before it is on the stream
+DRAINED_AFTER_S = 0.001  # a socket with no frame for this long has given all it holds
 
 
 def post_id(native: str) -> str:
@@ -391,35 +392,44 @@ async def listen(
     stop: asyncio.Event,
 ) -> int:
     """Read a stream source's ``socket`` until it closes or ``stop``: each frame to ``on_frame``, what they
-    queued out by ``send`` (which raises BacklogFull at the backlog limit and keeps its queue) every
-    FLUSH_EVERY_S or each full batch. At the backlog limit the source leaves the server rather than buffer
-    without bound, waits for room and returns, to resume from its cursor. Returns the frames read."""
+    queued out by ``send`` (which raises BacklogFull at the backlog limit and keeps its queue) at each full
+    batch, or once the socket has given what it holds, then nothing read for FLUSH_EVERY_S. At the backlog
+    limit the source leaves the server rather than buffer without bound, waits for room and returns, to
+    resume from its cursor. Returns the frames read."""
     producer = outlet.producer
     received = 0
-    flushed = time.monotonic()
     try:
         while not stop.is_set():
             try:
-                async with asyncio.timeout(FLUSH_EVERY_S):  # recv() is safe to cancel: nothing is lost
+                async with asyncio.timeout(DRAINED_AFTER_S):  # recv() is safe to cancel: nothing is lost
                     frame = await socket.recv()
             except TimeoutError:
                 frame = None
             if frame is not None:
                 received += 1
                 on_frame(frame)
-            now = time.monotonic()
-            if producer.queued >= producer.batch or now - flushed >= FLUSH_EVERY_S:
-                flushed = now
+                if producer.queued < producer.batch:
+                    continue  # more may be waiting in the socket
+            try:
+                await send()
+            except BacklogFull as full:
+                log.warning("%s: %s: disconnecting until the workers catch up", outlet.source, full)
+                outlet.set_state("waiting_for_backlog", str(full))
+                await outlet.report(force=True)
+                socket.transport.abort()  # not close(): it waits on a server still sending
+                await producer.wait_for_room(stop)
+                return received
+            await outlet.report()
+            if frame is None:
+                # All read: the next frames gather in the kernel's socket buffer meanwhile, unread, and
+                # come as one burst. Woken for each frame, the Bluesky source took 6.3 % of a core at 100
+                # posts a second (cold caches at every wake-up); in bursts, 2.1 %.
+                socket.transport.pause_reading()
                 try:
-                    await send()
-                except BacklogFull as full:
-                    log.warning("%s: %s: disconnecting until the workers catch up", outlet.source, full)
-                    outlet.set_state("waiting_for_backlog", str(full))
-                    await outlet.report(force=True)
-                    socket.transport.abort()  # not close(): it waits on a server still sending
-                    await producer.wait_for_room(stop)
-                    return received
-                await outlet.report()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), FLUSH_EVERY_S)
+                finally:
+                    socket.transport.resume_reading()
     except ConnectionClosed as closed:
         log.info("%s: connection closed (%s)", outlet.source, closed)
     finally:
