@@ -363,31 +363,35 @@ class Mastodon(Poller):
     async def send(self, wait: bool = True) -> None:
         """Out onto the stream: first the uris of the statuses sent remembered (a crash between leaves an id
         remembered, never a post whose delete cannot be found), then the deletes looked up, then the flush."""
+        if self.ids or self.deleted:
+            async for attempt in waiting_out("Redis", redis_unavailable, log):
+                with attempt:
+                    await self._remember_and_look_up()
+        await self.producer.flush(wait=wait)
+
+    async def _remember_and_look_up(self) -> None:
         redis, names = self.producer.client, self.producer.writer.names
         today = utcnow().date()
-        async for attempt in waiting_out("Redis", redis_unavailable, log):
-            with attempt:
-                if self.ids:
-                    key = names.mastodon_ids(today.isoformat())
-                    pipe = redis.pipeline(transaction=False)
-                    pipe.hset(key, items=[part for pair in self.ids.items() for part in pair])
-                    pipe.expire(key, self.remember_s)
-                    await pipe.execute()
-                    self.ids = {}
-                if self.deleted:
-                    fields = [f"{self.home} {status_id}" for status_id in self.deleted]
-                    pipe = redis.pipeline(transaction=False)
-                    for back in range(self.remember_s // 86400):
-                        pipe.hmget(names.mastodon_ids((today - timedelta(days=back)).isoformat()), fields)
-                    days = await pipe.execute()
-                    for i in range(len(fields)):
-                        uri = next((day[i] for day in days if day[i] is not None), None)
-                        if uri is None:
-                            self.outlet.skip("delete of a status not sent")
-                        else:
-                            self.outlet.delete(uri.decode() if isinstance(uri, bytes) else str(uri))
-                    self.deleted = []
-        await self.producer.flush(wait=wait)
+        if self.ids:
+            key = names.mastodon_ids(today.isoformat())
+            pipe = redis.pipeline(transaction=False)
+            pipe.hset(key, items=[part for pair in self.ids.items() for part in pair])
+            pipe.expire(key, self.remember_s)
+            await pipe.execute()
+            self.ids = {}
+        if self.deleted:
+            fields = [f"{self.home} {status_id}" for status_id in self.deleted]
+            pipe = redis.pipeline(transaction=False)
+            for back in range(self.remember_s // 86400):
+                pipe.hmget(names.mastodon_ids((today - timedelta(days=back)).isoformat()), fields)
+            days = await pipe.execute()
+            for i in range(len(fields)):
+                uri = next((day[i] for day in days if day[i] is not None), None)
+                if uri is None:
+                    self.outlet.skip("delete of a status not sent")
+                else:
+                    self.outlet.delete(uri.decode() if isinstance(uri, bytes) else str(uri))
+            self.deleted = []
 
 
 def _order(status_id: object) -> int:
