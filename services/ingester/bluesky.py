@@ -22,8 +22,9 @@ from websockets.asyncio.client import connect
 
 from services.common.settings import Settings
 from services.common.timestamps import parse_utc
+from services.ingester.connection import Dropped, listen, reconnecting, transient
 from services.ingester.language import Languages
-from services.ingester.live import Dropped, Outlet, SourceMetrics, listen, reconnecting, short, transient
+from services.ingester.live import Outlet, SourceMetrics, short
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 

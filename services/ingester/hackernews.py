@@ -19,7 +19,8 @@ import httpx
 
 from services.common.settings import Settings
 from services.common.timestamps import utcnow
-from services.ingester.live import Poller, reconnecting, short, text_of_html
+from services.ingester.connection import reconnecting
+from services.ingester.live import Poller, short, text_of_html
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 

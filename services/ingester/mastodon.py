@@ -25,7 +25,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -38,16 +37,9 @@ from services.common.retry import waiting_out
 from services.common.settings import Settings
 from services.common.sources import SourceState
 from services.common.timestamps import parse_utc, utcnow
-from services.ingester.live import (
-    USER_AGENT,
-    Dropped,
-    Poller,
-    listen,
-    reconnecting,
-    short,
-    text_of_html,
-    transient,
-)
+from services.ingester.connection import Dropped, listen, reconnecting, transient
+from services.ingester.live import USER_AGENT, Poller, short, text_of_html
+from services.ingester.mastodon_ids import StatusIds
 from services.ingester.producer import Producer
 from services.ingester.source import Source
 
@@ -100,9 +92,7 @@ class Mastodon(Poller):
         self.home = self.timelines[0].instance if self.token and self.timelines else ""
         for timeline in self.timelines:
             timeline.streamed = timeline.instance == self.home
-        self.remember_s = int(timedelta(days=settings.mastodon_delete_days + 1).total_seconds())
-        self.ids: dict[str, str] = {}  # "<instance> <status id>" -> uri, sent and not yet remembered
-        self.deleted: list[str] = []  # status ids the stream said were deleted, not yet looked up
+        self.ids = StatusIds(self.producer.client, self.producer.writer.names, settings.mastodon_delete_days)
         self.refused = ""  # why the token is no longer used
         self.streaming_problem = ""  # why the stream is not connected now
 
@@ -235,7 +225,7 @@ class Mastodon(Poller):
         sent = self.outlet.post(uri, text, acct, created, link, lang)
         if sent and timeline.streamed and original.get("id"):
             # Its id here is what a delete will name (a boost's own id is an unboost: nothing to delete).
-            self.ids[f"{timeline.instance} {original['id']}"] = uri
+            self.ids.sent(timeline.instance, str(original["id"]), uri)
         return sent
 
     # --- streamed -------------------------------------------------------------------------------------
@@ -352,7 +342,7 @@ class Mastodon(Poller):
             return
         self.outlet.event()
         if event == "delete" and isinstance(payload, str | int) and str(payload).isdigit():
-            self.deleted.append(str(payload))
+            self.ids.deleted(self.home, str(payload))
         elif event == "status.update":
             self.outlet.skip("update")  # an edit: the post keeps the text it was analysed with
         elif "error" in message:
@@ -361,37 +351,13 @@ class Mastodon(Poller):
             self.outlet.skip("malformed" if event == "delete" else "other event")
 
     async def send(self, wait: bool = True) -> None:
-        """Out onto the stream: first the uris of the statuses sent remembered (a crash between leaves an id
-        remembered, never a post whose delete cannot be found), then the deletes looked up, then the flush."""
-        if self.ids or self.deleted:
+        """Out onto the stream: the ids of the statuses sent remembered first (a crash between leaves an id
+        remembered, never a post whose delete cannot be found), the deletes looked up, then the flush."""
+        if self.ids.pending:
             async for attempt in waiting_out("Redis", redis_unavailable, log):
                 with attempt:
-                    await self._remember_and_look_up()
+                    await self.ids.settle(self.outlet)
         await self.producer.flush(wait=wait)
-
-    async def _remember_and_look_up(self) -> None:
-        redis, names = self.producer.client, self.producer.writer.names
-        today = utcnow().date()
-        if self.ids:
-            key = names.mastodon_ids(today.isoformat())
-            pipe = redis.pipeline(transaction=False)
-            pipe.hset(key, items=[part for pair in self.ids.items() for part in pair])
-            pipe.expire(key, self.remember_s)
-            await pipe.execute()
-            self.ids = {}
-        if self.deleted:
-            fields = [f"{self.home} {status_id}" for status_id in self.deleted]
-            pipe = redis.pipeline(transaction=False)
-            for back in range(self.remember_s // 86400):
-                pipe.hmget(names.mastodon_ids((today - timedelta(days=back)).isoformat()), fields)
-            days = await pipe.execute()
-            for i in range(len(fields)):
-                uri = next((day[i] for day in days if day[i] is not None), None)
-                if uri is None:
-                    self.outlet.skip("delete of a status not sent")
-                else:
-                    self.outlet.delete(uri.decode() if isinstance(uri, bytes) else str(uri))
-            self.deleted = []
 
 
 def _order(status_id: object) -> int:

@@ -26,7 +26,8 @@ import httpx
 
 from services.common.settings import Settings
 from services.common.timestamps import parse_utc, utcnow
-from services.ingester.live import Poller, reconnecting, text_of_html
+from services.ingester.connection import reconnecting
+from services.ingester.live import Poller, text_of_html
 from services.ingester.producer import Producer
 from services.ingester.source import Source, SourceError
 
