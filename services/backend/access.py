@@ -1,5 +1,5 @@
 """Who may call (docs/api.md): the API key of the reads and the WebSocket, the live tickets that carry it
-to a browser's WebSocket, and the ingest endpoint's bearer token.
+to a browser's WebSocket, the ingest endpoint's bearer token, and the topic writes' (ADMIN_TOKEN).
 
 The key travels in the X-API-Key header only, never in a URL (URLs land in logs and histories). A browser
 cannot set headers on a WebSocket, so the dashboard first asks ``POST /api/live/ticket`` (with the key) for
@@ -99,3 +99,18 @@ async def ingest_token(
     refusal = ingest_refusal(request.app.state.backend.settings, header)
     if refusal is not None:
         raise refusal
+
+
+_admin_bearer = HTTPBearer(auto_error=False, description="ADMIN_TOKEN")
+
+
+async def admin_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)]
+) -> None:
+    """A topic write needs ADMIN_TOKEN as its bearer token (401 without it); with none set, writes are off
+    (403)."""
+    expected = request.app.state.backend.settings.admin_token
+    if not expected.get_secret_value():
+        raise HTTPException(403, "topic writes are off: the server has no ADMIN_TOKEN")
+    if credentials is None or not _matches(credentials.credentials, expected):
+        raise HTTPException(401, "missing or wrong admin token", headers={"WWW-Authenticate": "Bearer"})

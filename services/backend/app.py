@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from services.backend import errors, ingest, limits, routes
+from services.backend import errors, ingest, limits, routes, topics
 from services.backend.access import live_refusal
 from services.backend.deps import Backend
 from services.common.processes import frozen_heap
@@ -44,13 +44,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-API-Key"],
     )
     errors.install(app)
     app.include_router(routes.health_router)
     app.include_router(routes.router)
     app.include_router(ingest.router)
+    app.include_router(topics.router)
 
     @app.websocket("/ws/sentiment")
     async def live(socket: WebSocket) -> None:

@@ -18,10 +18,12 @@ RETRY_AFTER_S = 2
 
 
 class InvalidParameter(ValueError):
-    """A query parameter that is well-formed but cannot be answered (422 naming it)."""
+    """A query parameter (or, ``where="body"``, a field of the body) that is well-formed but cannot be
+    answered (422 naming it)."""
 
-    def __init__(self, name: str, message: str) -> None:
+    def __init__(self, name: str, message: str, where: str = "query") -> None:
         self.name = name
+        self.where = where
         super().__init__(message)
 
 
@@ -36,9 +38,9 @@ class StreamUnavailable(RuntimeError):
     """Redis does not answer or refuses writes for now, so nothing can be put on the stream."""
 
 
-def _invalid(name: str, message: str) -> JSONResponse:
+def _invalid(name: str, message: str, where: str = "query") -> JSONResponse:
     # The shape of FastAPI's own validation errors, so a client reads every 422 the same way.
-    return JSONResponse({"detail": [{"loc": ["query", name], "msg": message}]}, status_code=422)
+    return JSONResponse({"detail": [{"loc": [where, name], "msg": message}]}, status_code=422)
 
 
 def install(app: FastAPI) -> None:
@@ -50,7 +52,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidParameter)
     async def invalid(_: Request, exc: InvalidParameter) -> JSONResponse:
-        return _invalid(exc.name, str(exc))
+        return _invalid(exc.name, str(exc), exc.where)
 
     @app.exception_handler(TooManyBuckets)
     async def too_many_buckets(_: Request, exc: TooManyBuckets) -> JSONResponse:

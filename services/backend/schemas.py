@@ -1,13 +1,15 @@
 """The REST API's response shapes. Keep the field names: the dashboard's types are generated from them
 (services/backend/contract.py)."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.backend.aggregation import Period
+from services.common.db.models import TOPIC_NAME_MAX_CHARS, TOPIC_QUERY_MAX_CHARS
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
+from services.common.messages import SOURCE_MAX_CHARS
 from services.common.redis import Persistence
 from services.common.sources import SourceStatus
 from services.common.timestamps import UtcDatetime
@@ -201,3 +203,50 @@ class IngestAnswer(BaseModel):
     accepted: int
     rejected: int
     results: list[IngestResult]
+
+
+BCP47 = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"  # a language tag; its primary subtag is what is kept
+
+
+class TopicFields(BaseModel):
+    """What a topic is made of; PATCH sends only what changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=TOPIC_NAME_MAX_CHARS, pattern=r"^\S(.*\S)?$")
+    query: str | None = Field(
+        None,
+        min_length=1,
+        max_length=TOPIC_QUERY_MAX_CHARS,
+        description='websearch_to_tsquery syntax: words, "quoted phrases", or, -word; #hashtags, @handles '
+        "and domains as written",
+    )
+    sources: (
+        list[Annotated[str, Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=r"^\S+$")]] | None
+    ) = Field(None, max_length=50, description="only posts of these sources; null or absent: every source")
+    languages: list[Annotated[str, Field(max_length=35, pattern=BCP47)]] | None = Field(
+        None,
+        max_length=50,
+        description="only posts in these languages (BCP 47: en, pt-BR, und; kept as their primary subtag); "
+        "null: every language",
+    )
+
+
+class NewTopic(TopicFields):
+    name: str = Field(min_length=1, max_length=TOPIC_NAME_MAX_CHARS, pattern=r"^\S(.*\S)?$")
+    query: str = Field(min_length=1, max_length=TOPIC_QUERY_MAX_CHARS)
+
+
+class TopicOut(BaseModel):
+    id: int
+    name: str
+    query: str
+    sources: list[str] | None
+    languages: list[str] | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class Topics(BaseModel):
+    topics: list[TopicOut]
+    max_topics: int

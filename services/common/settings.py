@@ -457,6 +457,12 @@ class Settings(BaseSettings):
         description="Bearer token of POST /api/ingest; empty: the endpoint answers 403 (off). A placeholder "
         "is refused.",
     )
+    admin_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token of the topic writes (POST, PATCH, DELETE /api/topics); empty: they answer 403 "
+        "(off) and the topics are read-only. A placeholder is refused.",
+    )
+    max_topics: int = Field(200, ge=1, le=10_000, description="The most topics there may be at once.")
     public_host: str = Field(
         "",
         pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])?(:\d{1,5})?$",

@@ -123,6 +123,8 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "backend_port",
             "api_key",
             "ingest_token",
+            "admin_token",
+            "max_topics",
             "public_host",
             "cors_origins",
             "allowed_hosts",

@@ -172,6 +172,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/topics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Topics
+         * @description Every topic, by name.
+         */
+        get: operations["list_topics_api_topics_get"];
+        put?: never;
+        /** Create Topic */
+        post: operations["create_topic_api_topics_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/topics/{topic_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Topic */
+        get: operations["get_topic_api_topics__topic_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Topic */
+        delete: operations["delete_topic_api_topics__topic_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change Topic
+         * @description Change what is sent; ``sources`` or ``languages`` sent as null (or []) widen the topic to all.
+         */
+        patch: operations["change_topic_api_topics__topic_id__patch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -399,6 +442,23 @@ export interface components {
              */
             ticket: string;
         };
+        /** NewTopic */
+        NewTopic: {
+            /**
+             * Languages
+             * @description only posts in these languages (BCP 47: en, pt-BR, und; kept as their primary subtag); null: every language
+             */
+            languages?: string[] | null;
+            /** Name */
+            name: string;
+            /** Query */
+            query: string;
+            /**
+             * Sources
+             * @description only posts of these sources; null or absent: every source
+             */
+            sources?: string[] | null;
+        };
         /** Post */
         Post: {
             /** Author */
@@ -589,6 +649,53 @@ export interface components {
             positive_total: number;
             /** Total Posts */
             total_posts: number;
+        };
+        /**
+         * TopicFields
+         * @description What a topic is made of; PATCH sends only what changes.
+         */
+        TopicFields: {
+            /**
+             * Languages
+             * @description only posts in these languages (BCP 47: en, pt-BR, und; kept as their primary subtag); null: every language
+             */
+            languages?: string[] | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Query
+             * @description websearch_to_tsquery syntax: words, "quoted phrases", or, -word; #hashtags, @handles and domains as written
+             */
+            query?: string | null;
+            /**
+             * Sources
+             * @description only posts of these sources; null or absent: every source
+             */
+            sources?: string[] | null;
+        };
+        /** TopicOut */
+        TopicOut: {
+            /** Created At */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Languages */
+            languages: string[] | null;
+            /** Name */
+            name: string;
+            /** Query */
+            query: string;
+            /** Sources */
+            sources: string[] | null;
+            /** Updated At */
+            updated_at: string;
+        };
+        /** Topics */
+        Topics: {
+            /** Max Topics */
+            max_topics: number;
+            /** Topics */
+            topics: components["schemas"]["TopicOut"][];
         };
         /** ValidationError */
         ValidationError: {
@@ -900,6 +1007,230 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    list_topics_api_topics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topics"];
+                };
+            };
+        };
+    };
+    create_topic_api_topics_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTopic"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicOut"];
+                };
+            };
+            /** @description Missing or wrong admin token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Topic writes are off (no ADMIN_TOKEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A topic of that name exists, or MAX_TOPICS do */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The query matches nothing, or everything; the field is named */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_topic_api_topics__topic_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the topic's id */
+                topic_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicOut"];
+                };
+            };
+            /** @description No such topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_topic_api_topics__topic_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the topic's id */
+                topic_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong admin token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Topic writes are off (no ADMIN_TOKEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_topic_api_topics__topic_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the topic's id */
+                topic_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopicFields"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicOut"];
+                };
+            };
+            /** @description Missing or wrong admin token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Topic writes are off (no ADMIN_TOKEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A topic of that name exists, or MAX_TOPICS do */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The query matches nothing, or everything; the field is named */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -26,6 +26,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import AUTHOR_MAX_CHARS, LANG_MAX_CHARS, POST_ID_MAX_CHARS, SOURCE_MAX_CHARS
 
+TEXT_SEARCH = (
+    "listening"  # the text-search configuration of topics and search (migration 0007, docs/topics.md)
+)
+TOPIC_NAME_MAX_CHARS = 100
+TOPIC_QUERY_MAX_CHARS = 500
+
 # Deterministic constraint names, so migrations can name what they drop.
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -194,3 +200,18 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(Text)
     consumer: Mapped[str] = mapped_column(String(128))
     dead_lettered_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now(), index=True)
+
+
+class Topic(Base):
+    """A saved query people watch (docs/topics.md): its name, its query in ``websearch_to_tsquery`` syntax
+    read with the ``listening`` configuration, and the sources and languages it is narrowed to (NULL: all)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(TOPIC_NAME_MAX_CHARS), unique=True)
+    query: Mapped[str] = mapped_column(String(TOPIC_QUERY_MAX_CHARS))
+    sources: Mapped[list[str] | None] = mapped_column(ARRAY(String(SOURCE_MAX_CHARS)))
+    languages: Mapped[list[str] | None] = mapped_column(ARRAY(String(LANG_MAX_CHARS)))
+    created_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())

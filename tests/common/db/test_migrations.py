@@ -18,6 +18,7 @@ TABLES = {
     "dead_letters",
     "post_ids",
     "post_tombstones",
+    "topics",
 }
 
 

@@ -1,0 +1,182 @@
+"""``/api/topics``: the saved queries people watch (docs/topics.md). Reading them needs what every read
+needs (API_KEY); writing them needs ADMIN_TOKEN as a bearer token, and is off without one.
+
+A query is PostgreSQL's ``websearch_to_tsquery`` syntax read with the ``listening`` configuration, and is
+refused (422 naming ``query``) when it has no word to match (empty, or only stop words), no word a post
+must contain (``-apple`` alone matches almost every post), or more than MAX_TERMS terms. Names are unique
+whatever their case (409), and there are at most MAX_TOPICS topics (409). Every write takes one advisory
+lock, so those checks hold across API replicas.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.backend.access import admin_token, api_key
+from services.backend.deps import BackendDep
+from services.backend.errors import InvalidParameter
+from services.backend.schemas import NewTopic, TopicFields, TopicOut, Topics
+from services.common.db.models import TEXT_SEARCH, Topic
+from services.common.messages import primary_subtag
+
+MAX_TERMS = 30
+LOCK = 0x70_1C5  # pg_advisory_xact_lock key of the topic writes
+
+router = APIRouter(dependencies=[Depends(api_key)])
+TopicId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the topic's id")]
+
+# What a query means to the configuration: its index-usable part (querytree: '' when it has no lexeme, 'T'
+# when no lexeme is required) and how many of its words are terms (not stop words, not operators).
+_CHECK = text(
+    "SELECT querytree(q)::text AS tree,"
+    " (SELECT count(*) FROM ts_debug(CAST(:config AS regconfig), :query) WHERE cardinality(lexemes) > 0) AS terms"
+    " FROM websearch_to_tsquery(CAST(:config AS regconfig), :query) AS q"
+)
+
+
+async def checked_query(conn: AsyncConnection, query: str) -> str:
+    query = query.strip()
+    found = (await conn.execute(_CHECK, {"config": TEXT_SEARCH, "query": query})).one()
+    if found.tree == "":
+        raise InvalidParameter("query", "has no word to match: it is empty or only stop words", "body")
+    if found.tree == "T":
+        raise InvalidParameter(
+            "query",
+            "has no word a post must contain (-word alone matches almost every post): add one",
+            "body",
+        )
+    if found.terms > MAX_TERMS:
+        raise InvalidParameter("query", f"has {found.terms} terms: at most {MAX_TERMS}", "body")
+    return query
+
+
+def _languages(languages: list[str] | None) -> list[str] | None:
+    return sorted({primary_subtag(lang) or lang for lang in languages}) if languages else None
+
+
+def _sources(sources: list[str] | None) -> list[str] | None:
+    return sorted(set(sources)) if sources else None
+
+
+async def _named(conn: AsyncConnection, name: str, other_than: int | None = None) -> None:
+    """409 when another topic has this name, whatever its case."""
+    same = select(Topic.id).where(func.lower(Topic.name) == name.lower())
+    if other_than is not None:
+        same = same.where(Topic.id != other_than)
+    found = await conn.scalar(same)
+    if found is not None:
+        raise HTTPException(409, f"a topic named {name!r} exists already (id {found})")
+
+
+def _out(row: Any) -> TopicOut:
+    return TopicOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/api/topics", response_model=Topics)
+async def list_topics(backend: BackendDep) -> Topics:
+    """Every topic, by name."""
+    async with backend.reads.connect() as conn:
+        rows = (await conn.execute(select(*Topic.__table__.c).order_by(func.lower(Topic.name)))).all()
+    return Topics(topics=[_out(r) for r in rows], max_topics=backend.settings.max_topics)
+
+
+@router.get(
+    "/api/topics/{topic_id}", response_model=TopicOut, responses={404: {"description": "No such topic"}}
+)
+async def get_topic(topic_id: TopicId, backend: BackendDep) -> TopicOut:
+    async with backend.reads.connect() as conn:
+        row = (await conn.execute(select(*Topic.__table__.c).where(Topic.id == topic_id))).first()
+    if row is None:
+        raise HTTPException(404, f"no topic {topic_id}")
+    return _out(row)
+
+
+WRITES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong admin token"},
+    403: {"description": "Topic writes are off (no ADMIN_TOKEN)"},
+    409: {"description": "A topic of that name exists, or MAX_TOPICS do"},
+    422: {"description": "The query matches nothing, or everything; the field is named"},
+}
+
+
+@router.post(
+    "/api/topics",
+    response_model=TopicOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(admin_token)],
+    responses=WRITES,
+)
+async def create_topic(topic: NewTopic, backend: BackendDep) -> TopicOut:
+    async with backend.engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
+        query = await checked_query(conn, topic.query)
+        count = await conn.scalar(select(func.count()).select_from(Topic))
+        if (count or 0) >= backend.settings.max_topics:
+            raise HTTPException(
+                409, f"there are MAX_TOPICS ({backend.settings.max_topics}) topics: delete one first"
+            )
+        await _named(conn, topic.name)
+        row = (
+            await conn.execute(
+                insert(Topic)
+                .values(
+                    name=topic.name,
+                    query=query,
+                    sources=_sources(topic.sources),
+                    languages=_languages(topic.languages),
+                )
+                .returning(*Topic.__table__.c)
+            )
+        ).one()
+    return _out(row)
+
+
+@router.patch(
+    "/api/topics/{topic_id}",
+    response_model=TopicOut,
+    dependencies=[Depends(admin_token)],
+    responses=WRITES | {404: {"description": "No such topic"}},
+)
+async def change_topic(topic_id: TopicId, change: TopicFields, backend: BackendDep) -> TopicOut:
+    """Change what is sent; ``sources`` or ``languages`` sent as null (or []) widen the topic to all."""
+    given = change.model_dump(exclude_unset=True)
+    values: dict[str, Any] = {}
+    async with backend.engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
+        if await conn.scalar(select(Topic.id).where(Topic.id == topic_id)) is None:
+            raise HTTPException(404, f"no topic {topic_id}")
+        if given.get("name") is not None:
+            await _named(conn, given["name"], other_than=topic_id)
+            values["name"] = given["name"]
+        if given.get("query") is not None:
+            values["query"] = await checked_query(conn, given["query"])
+        if "sources" in given:
+            values["sources"] = _sources(given["sources"])
+        if "languages" in given:
+            values["languages"] = _languages(given["languages"])
+        row = (
+            await conn.execute(
+                update(Topic)
+                .where(Topic.id == topic_id)
+                .values(**values, updated_at=func.now())
+                .returning(*Topic.__table__.c)
+            )
+        ).one()
+    return _out(row)
+
+
+@router.delete(
+    "/api/topics/{topic_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(admin_token)],
+    responses={401: WRITES[401], 403: WRITES[403], 404: {"description": "No such topic"}},
+)
+async def delete_topic(topic_id: TopicId, backend: BackendDep) -> Response:
+    async with backend.engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
+        gone = await conn.scalar(delete(Topic).where(Topic.id == topic_id).returning(Topic.id))
+    if gone is None:
+        raise HTTPException(404, f"no topic {topic_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

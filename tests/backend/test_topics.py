@@ -1,0 +1,169 @@
+"""``/api/topics`` on the real PostgreSQL, as the API's own role: topics made, read, changed and deleted
+with ADMIN_TOKEN, their queries checked by the ``listening`` configuration, names unique whatever their
+case, at most MAX_TOPICS."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db.models import TEXT_SEARCH
+from services.common.db.roles import API_ROLE
+from services.common.settings import Settings
+from tests.backend.conftest import client_for
+from tests.support import as_role
+
+TOKEN = "admin-token-for-the-tests"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def api(settings: Settings, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    del session  # empties the topics after the test
+    served = settings.model_copy(
+        update={
+            "database_url": as_role(settings.database_url, API_ROLE),
+            "admin_token": SecretStr(TOKEN),
+            "max_topics": 3,
+        }
+    )
+    async for client in client_for(served):
+        yield client
+
+
+def where(answer: httpx.Response) -> list[object]:
+    return list(answer.json()["detail"][0]["loc"])
+
+
+async def test_a_topic_is_made_read_changed_and_deleted(api: httpx.AsyncClient) -> None:
+    made = await api.post(
+        "/api/topics",
+        json={"name": "Phone launch", "query": '"new phone" or #PhoneLaunch -rumour', "languages": ["en-GB"]},
+        headers=ADMIN,
+    )
+    assert made.status_code == 201, made.text
+    topic = made.json()
+    assert (topic["name"], topic["sources"], topic["languages"]) == ("Phone launch", None, ["en"])
+    assert (await api.get(f"/api/topics/{topic['id']}")).json() == topic
+    listed = (await api.get("/api/topics")).json()
+    assert (listed["topics"], listed["max_topics"]) == ([topic], 3)
+
+    changed = await api.patch(
+        f"/api/topics/{topic['id']}",
+        json={"query": "@alice.bsky.social", "sources": ["bluesky", "bluesky"]},
+        headers=ADMIN,
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["query"], changed.json()["sources"], changed.json()["name"]) == (
+        "@alice.bsky.social",
+        ["bluesky"],
+        "Phone launch",
+    )
+    assert changed.json()["updated_at"] >= topic["updated_at"]
+    widened = await api.patch(f"/api/topics/{topic['id']}", json={"sources": None}, headers=ADMIN)
+    assert widened.json()["sources"] is None
+
+    assert (await api.delete(f"/api/topics/{topic['id']}", headers=ADMIN)).status_code == 204
+    gone = await api.get(f"/api/topics/{topic['id']}")
+    assert gone.status_code == 404
+    assert f"no topic {topic['id']}" in gone.json()["detail"]
+    assert (await api.delete(f"/api/topics/{topic['id']}", headers=ADMIN)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("   ", "no word to match"),
+        ("the and of", "no word to match"),
+        ("-apple", "no word a post must contain"),
+        ("apple or -banana", "no word a post must contain"),
+        (" ".join(f"word{i}" for i in range(31)), "at most 30"),
+    ],
+)
+async def test_a_query_that_matches_nothing_or_everything_is_refused_by_name(
+    api: httpx.AsyncClient, query: str, says: str
+) -> None:
+    answer = await api.post("/api/topics", json={"name": "t", "query": query}, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert where(answer) == ["body", "query"]
+    assert says in answer.json()["detail"][0]["msg"]
+
+
+async def test_a_name_taken_in_any_case_or_one_topic_too_many_is_a_409(api: httpx.AsyncClient) -> None:
+    first = await api.post("/api/topics", json={"name": "Apple", "query": "apple"}, headers=ADMIN)
+    assert first.status_code == 201
+    again = await api.post("/api/topics", json={"name": "apple", "query": "iphone"}, headers=ADMIN)
+    assert again.status_code == 409
+    assert "exists already" in again.json()["detail"]
+    other = (await api.post("/api/topics", json={"name": "Pear", "query": "pear"}, headers=ADMIN)).json()
+    renamed = await api.patch(f"/api/topics/{other['id']}", json={"name": "APPLE"}, headers=ADMIN)
+    assert renamed.status_code == 409
+    assert (
+        await api.post("/api/topics", json={"name": "Plum", "query": "plum"}, headers=ADMIN)
+    ).status_code == 201
+    over = await api.post("/api/topics", json={"name": "Fig", "query": "fig"}, headers=ADMIN)
+    assert over.status_code == 409
+    assert "MAX_TOPICS (3)" in over.json()["detail"]
+
+
+async def test_writes_need_the_admin_token_and_are_off_without_one(
+    api: httpx.AsyncClient, settings: Settings, session: AsyncSession
+) -> None:
+    body = {"name": "Apple", "query": "apple"}
+    assert (await api.post("/api/topics", json=body)).status_code == 401
+    wrong = await api.post("/api/topics", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert (await api.get("/api/topics")).status_code == 200, "reads need only what every read needs"
+    async for off in client_for(
+        settings.model_copy(update={"database_url": as_role(settings.database_url, API_ROLE)})
+    ):
+        refused = await off.post("/api/topics", json=body, headers=ADMIN)
+        assert refused.status_code == 403
+        assert "ADMIN_TOKEN" in refused.json()["detail"]
+    del session
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "", "query": "apple"}, "name"),
+        ({"name": " padded ", "query": "apple"}, "name"),
+        ({"name": "x" * 101, "query": "apple"}, "name"),
+        ({"name": "ok", "query": "a" * 501}, "query"),
+        ({"name": "ok", "query": "apple", "languages": ["english"]}, "languages"),
+        ({"name": "ok", "query": "apple", "colour": "red"}, "colour"),
+    ],
+)
+async def test_a_malformed_topic_is_a_422_naming_the_field(
+    api: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    answer = await api.post("/api/topics", json=body, headers=ADMIN)
+    assert answer.status_code == 422
+    assert field in where(answer)
+
+
+async def test_handles_hashtags_and_domains_are_read_as_written(session: AsyncSession) -> None:
+    """The configuration keeps a handle and a host whole, so a query written as a user writes them matches
+    the post that has them; a hashtag matches its word."""
+    post = (
+        "Loving the #PhoneLaunch with @alice.bsky.social and @bob@mastodon.social, "
+        "details at https://example.com/launch"
+    )
+    for query, matches in [
+        ("#PhoneLaunch", True),
+        ("@alice.bsky.social", True),
+        ("@bob@mastodon.social", True),
+        ("example.com", True),
+        ("@carol.bsky.social", False),
+        ('"phone launch"', False),
+    ]:
+        found = await session.scalar(
+            text(
+                "SELECT to_tsvector(CAST(:c AS regconfig), :post) @@ websearch_to_tsquery(CAST(:c AS regconfig), :q)"
+            ),
+            {"c": TEXT_SEARCH, "post": post, "q": query},
+        )
+        assert found is matches, query
