@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db.models import TEXT_SEARCH
+from services.common.db.models import TEXT_SEARCH, TEXT_VECTOR
 from services.common.db.roles import API_ROLE
 from services.common.settings import Settings
 from tests.backend.conftest import client_for
@@ -147,23 +147,24 @@ async def test_a_malformed_topic_is_a_422_naming_the_field(
 
 async def test_handles_hashtags_and_domains_are_read_as_written(session: AsyncSession) -> None:
     """The configuration keeps a handle and a host whole, so a query written as a user writes them matches
-    the post that has them; a hashtag matches its word."""
+    the post that has them; a hashtag matches its word; a site matches whatever its subdomain."""
     post = (
         "Loving the #PhoneLaunch with @alice.bsky.social and @bob@mastodon.social, "
-        "details at https://example.com/launch"
+        "details at https://www.example.com/launch"
     )
     for query, matches in [
         ("#PhoneLaunch", True),
         ("@alice.bsky.social", True),
         ("@bob@mastodon.social", True),
         ("example.com", True),
+        ("www.example.com", True),
+        ("detail", True),  # stemmed: details
         ("@carol.bsky.social", False),
+        ("other.com", False),
         ('"phone launch"', False),
     ]:
         found = await session.scalar(
-            text(
-                "SELECT to_tsvector(CAST(:c AS regconfig), :post) @@ websearch_to_tsquery(CAST(:c AS regconfig), :q)"
-            ),
+            text(f"SELECT {TEXT_VECTOR}(:post) @@ websearch_to_tsquery(CAST(:c AS regconfig), :q)"),
             {"c": TEXT_SEARCH, "post": post, "q": query},
         )
         assert found is matches, query

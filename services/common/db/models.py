@@ -26,9 +26,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import AUTHOR_MAX_CHARS, LANG_MAX_CHARS, POST_ID_MAX_CHARS, SOURCE_MAX_CHARS
 
-TEXT_SEARCH = (
-    "listening"  # the text-search configuration of topics and search (migration 0007, docs/topics.md)
-)
+# The text-search configuration of topics and search, and the SQL function that makes a post's text its
+# tsvector with it (migration 0007, docs/topics.md).
+TEXT_SEARCH = "listening"
+TEXT_VECTOR = "listening_vector"
 TOPIC_NAME_MAX_CHARS = 100
 TOPIC_QUERY_MAX_CHARS = 500
 
