@@ -23,10 +23,9 @@ from websockets.asyncio.client import connect
 from services.common.settings import Settings
 from services.common.timestamps import parse_utc
 from services.ingester.connection import Dropped, listen, reconnecting, transient
-from services.ingester.language import Languages
-from services.ingester.live import Outlet, SourceMetrics, short
+from services.ingester.live import Outlet, short
 from services.ingester.producer import Producer
-from services.ingester.source import Source
+from services.ingester.source import Source, settings_only
 
 log = logging.getLogger("ingester")
 LABEL = "bluesky"
@@ -172,19 +171,12 @@ def _created(value: object) -> datetime | None:
         return None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # everything is a setting (BLUESKY_*, INGEST_LANGUAGES)
-
-
 async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> Producer:
     del args
-    producer = Producer.for_settings(settings, 0)
-    outlet = Outlet(
-        LABEL, producer, Languages.for_settings(settings), SourceMetrics(), settings.retention_days
-    )
+    outlet = Outlet.for_settings(LABEL, settings)
     async with outlet.serving(settings.ingest_metrics_port, stop):
-        await Jetstream(settings, producer, outlet, stop).run()
-    return producer
+        await Jetstream(settings, outlet.producer, outlet, stop).run()
+    return outlet.producer
 
 
-SOURCE = Source(LABEL, "every new Bluesky post, from Jetstream", add_arguments, run)
+SOURCE = Source(LABEL, "every new Bluesky post, from Jetstream", settings_only, run)

@@ -22,7 +22,7 @@ from services.common.timestamps import utcnow
 from services.ingester.connection import reconnecting
 from services.ingester.live import Poller, short, text_of_html
 from services.ingester.producer import Producer
-from services.ingester.source import Source
+from services.ingester.source import Source, settings_only
 
 log = logging.getLogger("ingester")
 LABEL = "hackernews"
@@ -124,13 +124,9 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, httpx.HTTPError | OSError | TimeoutError | ValueError)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # everything is a setting (HACKERNEWS_*, INGEST_LANGUAGES)
-
-
 async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> Producer:
     del args
     return await HackerNews.serve(LABEL, settings, stop)
 
 
-SOURCE = Source(LABEL, "every new Hacker News story and comment, from its Firebase API", add_arguments, run)
+SOURCE = Source(LABEL, "every new Hacker News story and comment, from its Firebase API", settings_only, run)

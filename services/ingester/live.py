@@ -104,6 +104,18 @@ class Outlet:
         self.missed_s = 0.0
         self._reported = 0.0
 
+    @classmethod
+    def for_settings(cls, source: str, settings: Settings) -> "Outlet":
+        """``source``'s outlet as its sub-command makes it: a producer of its own on REDIS_URL, the languages
+        analysed, its metrics."""
+        return cls(
+            source,
+            Producer.for_settings(settings, 0),
+            Languages.for_settings(settings),
+            SourceMetrics(),
+            settings.retention_days,
+        )
+
     # --- what a source says -------------------------------------------------------------------------
 
     def event(self, at: datetime | None = None) -> None:
@@ -300,17 +312,15 @@ class Poller:
     async def serve(cls, label: str, settings: Settings, stop: asyncio.Event) -> Producer:
         """The source as its sub-command runs it, until ``stop``: its own producer, its /metrics and status,
         one HTTP client (with a User-Agent that says who asks)."""
-        producer = Producer.for_settings(settings, 0)
-        languages = Languages.for_settings(settings)
-        outlet = Outlet(label, producer, languages, SourceMetrics(), settings.retention_days)
+        outlet = Outlet.for_settings(label, settings)
         async with (
             httpx.AsyncClient(
                 timeout=30, headers={"User-Agent": USER_AGENT}, follow_redirects=True
             ) as client,
             outlet.serving(settings.ingest_metrics_port, stop),
         ):
-            await cls(settings, producer, outlet, stop, client).run()
-        return producer
+            await cls(settings, outlet.producer, outlet, stop, client).run()
+        return outlet.producer
 
     async def round(self) -> None:
         raise NotImplementedError

@@ -41,7 +41,7 @@ from services.ingester.connection import Dropped, listen, reconnecting, transien
 from services.ingester.live import USER_AGENT, Poller, short, text_of_html
 from services.ingester.mastodon_ids import StatusIds
 from services.ingester.producer import Producer
-from services.ingester.source import Source
+from services.ingester.source import Source, settings_only
 
 log = logging.getLogger("ingester")
 LABEL = "mastodon"
@@ -372,13 +372,9 @@ def _seconds(value: str | None) -> float:
     return 0.0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # everything is a setting (MASTODON_*, INGEST_LANGUAGES)
-
-
 async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> Producer:
     del args
     return await Mastodon.serve(LABEL, settings, stop)
 
 
-SOURCE = Source(LABEL, "the public or hashtag timelines of MASTODON_INSTANCES", add_arguments, run)
+SOURCE = Source(LABEL, "the public or hashtag timelines of MASTODON_INSTANCES", settings_only, run)

@@ -29,7 +29,7 @@ from services.common.timestamps import parse_utc, utcnow
 from services.ingester.connection import reconnecting
 from services.ingester.live import Poller, text_of_html
 from services.ingester.producer import Producer
-from services.ingester.source import Source, SourceError
+from services.ingester.source import Source, SourceError, settings_only
 
 log = logging.getLogger("ingester")
 LABEL = "rss"
@@ -171,10 +171,6 @@ def _retry_after(value: str | None, default: float) -> float:
     return default
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # everything is a setting (RSS_*, INGEST_LANGUAGES)
-
-
 async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> Producer:
     del args
     if not settings.rss_feeds:
@@ -182,4 +178,4 @@ async def run(settings: Settings, args: argparse.Namespace, stop: asyncio.Event)
     return await Feeds.serve(LABEL, settings, stop)
 
 
-SOURCE = Source(LABEL, "the entries of the RSS and Atom feeds in RSS_FEEDS", add_arguments, run)
+SOURCE = Source(LABEL, "the entries of the RSS and Atom feeds in RSS_FEEDS", settings_only, run)

@@ -16,6 +16,11 @@ class SourceError(ValueError):
     """The source cannot start as asked (a bad argument, a file it cannot read): exit 2 with the message."""
 
 
+def settings_only(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a source whose every choice is a setting (a live source: docs/sources.md)."""
+    del parser
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # the sub-command
