@@ -237,6 +237,16 @@ class NewTopic(TopicFields):
     query: str = Field(min_length=1, max_length=TOPIC_QUERY_MAX_CHARS)
 
 
+class Backfill(BaseModel):
+    """The topic's tagging of the posts stored before it was made or last changed."""
+
+    state: Literal["done", "running"]
+    through: UtcDatetime | None = Field(
+        None, description="running: the posts created from here on are tagged; null: not started"
+    )
+    progress: float = Field(description="the share of the stored posts' time span tagged, 0 to 1")
+
+
 class TopicOut(BaseModel):
     id: int
     name: str
@@ -245,6 +255,8 @@ class TopicOut(BaseModel):
     languages: list[str] | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    revision: int = Field(description="raised by every change of what the topic matches")
+    backfill: Backfill
 
 
 class Topics(BaseModel):

@@ -6,8 +6,13 @@ refused (422 naming ``query``) when it has no word to match (empty, or only stop
 must contain (``-apple`` alone matches almost every post), or more than MAX_TERMS terms. Names are unique
 whatever their case (409), and there are at most MAX_TOPICS topics (409). Every write takes one advisory
 lock, so those checks hold across API replicas.
+
+A topic made, or changed in what it matches (query, sources, languages), is tagged on the posts stored before
+by the workers' backfill (services/worker/tagging.py), shown as ``backfill``; a change deletes the earlier
+tags and counts first, and a deleted topic takes its tags and counts with it.
 """
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
@@ -17,12 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.backend.access import admin_token, api_key
 from services.backend.deps import BackendDep
 from services.backend.errors import InvalidParameter
-from services.backend.schemas import NewTopic, TopicFields, TopicOut, Topics
-from services.common.db.models import TEXT_SEARCH, Topic
+from services.backend.schemas import Backfill, NewTopic, TopicFields, TopicOut, Topics
+from services.common.db.models import TEXT_SEARCH, TOPIC_LOCK, PostId, PostTopic, Topic, TopicRollup
 from services.common.messages import primary_subtag
 
 MAX_TERMS = 30
-LOCK = 0x70_1C5  # pg_advisory_xact_lock key of the topic writes
 
 router = APIRouter(dependencies=[Depends(api_key)])
 TopicId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the topic's id")]
@@ -70,16 +74,45 @@ async def _named(conn: AsyncConnection, name: str, other_than: int | None = None
         raise HTTPException(409, f"a topic named {name!r} exists already (id {found})")
 
 
-def _out(row: Any) -> TopicOut:
-    return TopicOut.model_validate(row, from_attributes=True)
+# What a topic's answer is read from (not ``match``, PostgreSQL's own).
+COLUMNS = [c for c in Topic.__table__.c if c.name != "match"]
+Span = tuple[datetime | None, datetime | None]
+
+
+async def _span(conn: AsyncConnection) -> Span:
+    """The oldest and newest stored posts' times."""
+    row = (await conn.execute(select(func.min(PostId.created_at), func.max(PostId.created_at)))).one()
+    return row[0], row[1]
+
+
+def _backfill(row: Any, span: Span) -> Backfill:
+    if row.backfilled >= row.revision:
+        return Backfill(state="done", progress=1.0)
+    oldest, newest = span
+    before = row.backfill_before
+    if before is None or oldest is None or newest is None or newest <= oldest:
+        return Backfill(state="running", through=before, progress=0.0)
+    done = (newest - min(max(before, oldest), newest)) / (newest - oldest)
+    return Backfill(state="running", through=before, progress=round(done, 4))
+
+
+def _out(row: Any, span: Span) -> TopicOut:
+    return TopicOut.model_validate(dict(row._mapping) | {"backfill": _backfill(row, span)})
+
+
+async def _forget_tags(conn: AsyncConnection, topic_id: int) -> None:
+    """Delete the topic's counts, then its tags (whose trigger then finds no count to take them from)."""
+    await conn.execute(delete(TopicRollup).where(TopicRollup.topic_id == topic_id))
+    await conn.execute(delete(PostTopic).where(PostTopic.topic_id == topic_id))
 
 
 @router.get("/api/topics", response_model=Topics)
 async def list_topics(backend: BackendDep) -> Topics:
     """Every topic, by name."""
     async with backend.reads.connect() as conn:
-        rows = (await conn.execute(select(*Topic.__table__.c).order_by(func.lower(Topic.name)))).all()
-    return Topics(topics=[_out(r) for r in rows], max_topics=backend.settings.max_topics)
+        rows = (await conn.execute(select(*COLUMNS).order_by(func.lower(Topic.name)))).all()
+        span = await _span(conn)
+    return Topics(topics=[_out(r, span) for r in rows], max_topics=backend.settings.max_topics)
 
 
 @router.get(
@@ -87,10 +120,11 @@ async def list_topics(backend: BackendDep) -> Topics:
 )
 async def get_topic(topic_id: TopicId, backend: BackendDep) -> TopicOut:
     async with backend.reads.connect() as conn:
-        row = (await conn.execute(select(*Topic.__table__.c).where(Topic.id == topic_id))).first()
+        row = (await conn.execute(select(*COLUMNS).where(Topic.id == topic_id))).first()
+        span = await _span(conn)
     if row is None:
         raise HTTPException(404, f"no topic {topic_id}")
-    return _out(row)
+    return _out(row, span)
 
 
 WRITES: dict[int | str, dict[str, Any]] = {
@@ -110,7 +144,7 @@ WRITES: dict[int | str, dict[str, Any]] = {
 )
 async def create_topic(topic: NewTopic, backend: BackendDep) -> TopicOut:
     async with backend.engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TOPIC_LOCK})
         query = await checked_query(conn, topic.query)
         count = await conn.scalar(select(func.count()).select_from(Topic))
         if (count or 0) >= backend.settings.max_topics:
@@ -127,10 +161,11 @@ async def create_topic(topic: NewTopic, backend: BackendDep) -> TopicOut:
                     sources=_sources(topic.sources),
                     languages=_languages(topic.languages),
                 )
-                .returning(*Topic.__table__.c)
+                .returning(*COLUMNS)
             )
         ).one()
-    return _out(row)
+        span = await _span(conn)
+    return _out(row, span)
 
 
 @router.patch(
@@ -144,8 +179,9 @@ async def change_topic(topic_id: TopicId, change: TopicFields, backend: BackendD
     given = change.model_dump(exclude_unset=True)
     values: dict[str, Any] = {}
     async with backend.engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
-        if await conn.scalar(select(Topic.id).where(Topic.id == topic_id)) is None:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TOPIC_LOCK})
+        now = (await conn.execute(select(*COLUMNS).where(Topic.id == topic_id))).first()
+        if now is None:
             raise HTTPException(404, f"no topic {topic_id}")
         if given.get("name") is not None:
             await _named(conn, given["name"], other_than=topic_id)
@@ -156,15 +192,20 @@ async def change_topic(topic_id: TopicId, change: TopicFields, backend: BackendD
             values["sources"] = _sources(given["sources"])
         if "languages" in given:
             values["languages"] = _languages(given["languages"])
+        if any(values[k] != getattr(now, k) for k in ("query", "sources", "languages") if k in values):
+            # What it matches changed: the old tags go, and the backfill tags the stored posts again.
+            await _forget_tags(conn, topic_id)
+            values |= {"revision": Topic.revision + 1, "backfill_before": None}
         row = (
             await conn.execute(
                 update(Topic)
                 .where(Topic.id == topic_id)
                 .values(**values, updated_at=func.now())
-                .returning(*Topic.__table__.c)
+                .returning(*COLUMNS)
             )
         ).one()
-    return _out(row)
+        span = await _span(conn)
+    return _out(row, span)
 
 
 @router.delete(
@@ -175,8 +216,10 @@ async def change_topic(topic_id: TopicId, change: TopicFields, backend: BackendD
 )
 async def delete_topic(topic_id: TopicId, backend: BackendDep) -> Response:
     async with backend.engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TOPIC_LOCK})
         gone = await conn.scalar(delete(Topic).where(Topic.id == topic_id).returning(Topic.id))
+        if gone is not None:
+            await _forget_tags(conn, topic_id)
     if gone is None:
         raise HTTPException(404, f"no topic {topic_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

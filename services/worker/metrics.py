@@ -24,6 +24,9 @@ class Metrics:
         self.tombstoned = Counter(
             "worker_posts_tombstoned", "Posts not stored because their source had deleted them", registry=r
         )
+        self.backfilled = Counter(
+            "worker_topic_tags_backfilled", "Topic tags of stored posts added by topic backfills", registry=r
+        )
         self.batch_seconds = Histogram(
             "worker_batch_seconds", "From read to acknowledgement, per batch", registry=r
         )

@@ -11,7 +11,7 @@ own first, so that each waits for the other's transaction on that row, and which
 what the first did (docs/pipeline.md, "Deletes")."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete as sql_delete
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.common.db.models import PostId, PostTombstone, SentimentAnalysis, SocialMediaPost
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import DeleteMessage
+from services.worker.tagging import tag
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,15 @@ _TOMBSTONE = insert(PostTombstone).on_conflict_do_nothing(index_elements=[PostTo
 class Written:
     inserted: set[str]  # the post_ids stored by this write
     deleted: set[str]  # those not stored because their source deleted them (a tombstone)
+    topics: dict[str, list[int]] = field(default_factory=dict)  # the topics each inserted post matched
 
 
 async def write(session: AsyncSession, rows: Sequence[StoredPost]) -> Written:
-    """Insert each post with its analysis in one transaction, but for posts with a tombstone; a post_id
-    another writer stored first is skipped, and left to the caller to compare."""
+    """Insert each post with its analysis and its topic tags in one transaction, but for posts with a
+    tombstone; a post_id another writer stored first is skipped, and left to the caller to compare."""
     if not rows:
         return Written(set(), set())
+    topics: dict[str, list[int]] = {}
     async with session.begin():
         conn = await session.connection()
         # In post_id order, as ``delete`` takes them: two transactions never wait on each other in a circle.
@@ -120,7 +123,8 @@ async def write(session: AsyncSession, rows: Sequence[StoredPost]) -> Written:
             await conn.execute(
                 _INSERT_ANALYSES, [{n: getattr(row, n) for n in ANALYSIS_COLUMNS} for row in kept]
             )
-    return Written(new, deleted)
+            topics = await tag(conn, kept)
+    return Written(new, deleted, topics)
 
 
 async def delete(session: AsyncSession, deletes: Sequence[DeleteMessage]) -> list[DeleteMessage]:

@@ -1,6 +1,6 @@
 """``/api/topics`` on the real PostgreSQL, as the API's own role: topics made, read, changed and deleted
 with ADMIN_TOKEN, their queries checked by the ``listening`` configuration, names unique whatever their
-case, at most MAX_TOPICS."""
+case, at most MAX_TOPICS; their tags backfilled, replaced by a change and deleted with them."""
 
 from collections.abc import AsyncIterator
 
@@ -8,13 +8,17 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.db.engine import create_engine, session_factory
 from services.common.db.models import TEXT_SEARCH, TEXT_VECTOR
-from services.common.db.roles import API_ROLE
+from services.common.db.roles import API_ROLE, WORKER_ROLE
 from services.common.settings import Settings
+from services.worker.store import write
+from services.worker.tagging import backfill_step
 from tests.backend.conftest import client_for
 from tests.support import as_role
+from tests.worker.test_tagging import assert_exact, rows, tags
 
 TOKEN = "admin-token-for-the-tests"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -168,3 +172,68 @@ async def test_handles_hashtags_and_domains_are_read_as_written(session: AsyncSe
             {"c": TEXT_SEARCH, "post": post, "q": query},
         )
         assert found is matches, query
+
+
+async def counted(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT coalesce(sum(posts), 0) FROM topic_rollup")) or 0)
+
+
+async def test_a_change_replaces_the_tags_and_a_delete_takes_them_with_their_counts(
+    api: httpx.AsyncClient, settings: Settings, engine: AsyncEngine
+) -> None:
+    """The backfill's progress shows in the API; a change of query deletes the old tags and counts at once
+    and backfills the new ones; a deleted topic leaves neither."""
+    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
+    try:
+        async with session_factory(workers)() as session:
+            await write(session, rows("t", days=3))
+        made = (
+            await api.post("/api/topics", json={"name": "Launch", "query": "#PhoneLaunch"}, headers=ADMIN)
+        ).json()
+        assert (made["revision"], made["backfill"]) == (
+            1,
+            {"state": "running", "through": None, "progress": 0.0},
+        )
+
+        async def backfill() -> list[float]:
+            progress = []
+            async with workers.connect() as conn:
+                while await backfill_step(conn) is not None:
+                    progress.append(
+                        (await api.get(f"/api/topics/{made['id']}")).json()["backfill"]["progress"]
+                    )
+            return progress
+
+        progress = await backfill()
+        assert progress == sorted(progress) and progress[-1] == 1.0
+        assert (await api.get(f"/api/topics/{made['id']}")).json()["backfill"] == {
+            "state": "done",
+            "through": None,
+            "progress": 1.0,
+        }
+        await assert_exact(engine)
+        assert await tags(engine) == {made["id"]: {f"t{day}-0" for day in range(3)}}
+
+        renamed = (
+            await api.patch(f"/api/topics/{made['id']}", json={"name": "Launches"}, headers=ADMIN)
+        ).json()
+        assert (renamed["revision"], renamed["backfill"]["state"]) == (1, "done")  # matches the same posts
+
+        changed = (
+            await api.patch(f"/api/topics/{made['id']}", json={"query": '"new phone"'}, headers=ADMIN)
+        ).json()
+        assert (changed["revision"], changed["backfill"]["state"]) == (2, "running")
+        assert await tags(engine) == {}
+        assert await counted(engine) == 0  # the old counts are gone with the old tags
+        await backfill()
+        assert await tags(engine) == {made["id"]: {f"t{day}-1" for day in range(3)}}
+        await assert_exact(engine)
+
+        assert (await api.delete(f"/api/topics/{made['id']}", headers=ADMIN)).status_code == 204
+        assert await counted(engine) == 0
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT count(*) FROM topic_rollup")) == 0, "no bucket left"
+        assert await tags(engine) == {}
+    finally:
+        await workers.dispose()

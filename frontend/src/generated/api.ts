@@ -277,6 +277,27 @@ export interface components {
             /** Model Name */
             model_name: string;
         };
+        /**
+         * Backfill
+         * @description The topic's tagging of the posts stored before it was made or last changed.
+         */
+        Backfill: {
+            /**
+             * Progress
+             * @description the share of the stored posts' time span tagged, 0 to 1
+             */
+            progress: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "done" | "running";
+            /**
+             * Through
+             * @description running: the posts created from here on are tagged; null: not started
+             */
+            through?: string | null;
+        };
         /** Bucket */
         Bucket: {
             /** Average Confidence */
@@ -675,6 +696,7 @@ export interface components {
         };
         /** TopicOut */
         TopicOut: {
+            backfill: components["schemas"]["Backfill"];
             /** Created At */
             created_at: string;
             /** Id */
@@ -685,6 +707,11 @@ export interface components {
             name: string;
             /** Query */
             query: string;
+            /**
+             * Revision
+             * @description raised by every change of what the topic matches
+             */
+            revision: number;
             /** Sources */
             sources: string[] | null;
             /** Updated At */

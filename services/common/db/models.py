@@ -8,18 +8,21 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Enum,
     Float,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSQUERY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +33,9 @@ from services.common.messages import AUTHOR_MAX_CHARS, LANG_MAX_CHARS, POST_ID_M
 # tsvector with it (migration 0007, docs/topics.md).
 TEXT_SEARCH = "listening"
 TEXT_VECTOR = "listening_vector"
+# The advisory lock of the topic writes: the API takes it exclusive, whatever tags takes it shared
+# (services/worker/tagging.py says why).
+TOPIC_LOCK = 0x70_1C5
 TOPIC_NAME_MAX_CHARS = 100
 TOPIC_QUERY_MAX_CHARS = 500
 
@@ -83,7 +89,11 @@ class PostId(Base):
 
 class SocialMediaPost(Base):
     __tablename__ = "social_media_posts"
-    __table_args__ = (PARTITIONED_BY_DAY,)
+    # The search index, and a topic's backfill's (migration 0008): each post's text as topics read it.
+    __table_args__ = (
+        Index("ix_social_media_posts_search", func.listening_vector(text("content")), postgresql_using="gin"),
+        PARTITIONED_BY_DAY,
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity())
     post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
@@ -216,3 +226,47 @@ class Topic(Base):
     languages: Mapped[list[str] | None] = mapped_column(ARRAY(String(LANG_MAX_CHARS)))
     created_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcTime, server_default=func.now())
+    # The query as PostgreSQL reads it, made by PostgreSQL.
+    match: Mapped[str] = mapped_column(
+        TSQUERY, Computed(f"websearch_to_tsquery('{TEXT_SEARCH}'::regconfig, query)", persisted=True)
+    )
+    # Raised by every change of what the topic matches; the tags of earlier revisions are gone.
+    revision: Mapped[int] = mapped_column(Integer, server_default="1")
+    # The backfill over the stored posts (services/worker/tagging.py): the revision it finished (behind
+    # ``revision``: one is due), and its cursor, the posts created before it still to read (NULL: not started).
+    backfilled: Mapped[int] = mapped_column(Integer, server_default="0")
+    backfill_before: Mapped[datetime | None] = mapped_column(UtcTime)
+
+
+class PostTopic(Base):
+    """A post's topic, one row per topic it matches, in its post's day, with what the views count by. Written
+    in the transaction that stores the post, or by the topic's backfill; deleted with its post or its topic."""
+
+    __tablename__ = "post_topics"
+    __table_args__ = (Index("ix_post_topics_topic_id", "topic_id", "created_at"), PARTITIONED_BY_DAY)
+
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTime, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS))
+    lang: Mapped[str] = mapped_column(String(LANG_MAX_CHARS))  # '' for a post without one
+    sentiment_label: Mapped[str] = mapped_column(String(16))
+    emotion: Mapped[str] = mapped_column(String(16))
+    confidence_score: Mapped[float] = mapped_column(Float)
+
+
+class TopicRollup(Base):
+    """``sentiment_rollup`` per topic: the tags counted by bucket, kept by migration 0008's triggers."""
+
+    __tablename__ = "topic_rollup"
+    __table_args__ = (CheckConstraint("grain IN ('minute', 'hour')", name="grain"),)
+
+    topic_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UtcTime, primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(LANG_MAX_CHARS), primary_key=True)
+    sentiment_label: Mapped[str] = mapped_column(String(16), primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(16), primary_key=True)
+    posts: Mapped[int] = mapped_column(BigInteger)
+    confidence_sum: Mapped[float] = mapped_column(Float)

@@ -1,5 +1,6 @@
-"""Posts and analyses in one partition per UTC day of ``created_at``, and the maintenance that keeps them:
-days made ahead, days past RETENTION_DAYS dropped, rollup buckets past ROLLUP_RETENTION_DAYS deleted.
+"""Posts, analyses and topic tags in one partition per UTC day of ``created_at``, and the maintenance that
+keeps them: days made ahead, days past RETENTION_DAYS dropped, both rollups' buckets past
+ROLLUP_RETENTION_DAYS deleted.
 
 python -m services.common.db.partitions               # once (a cron job, a Kubernetes CronJob)
 python -m services.common.db.partitions --every       # on a timer, until stopped: every
@@ -11,8 +12,8 @@ leaves). Nothing it does blocks a write (docs/storage.md, measured in benchmarks
 
 - a day is made as a table of its own, given the CHECK constraint of its bounds, then ATTACHed: the attach
   takes only a SHARE UPDATE EXCLUSIVE lock on the parent, and the constraint spares it the scan;
-- a day is dropped by DETACH ... CONCURRENTLY, then DROP of the table it leaves: analyses before posts, so
-  no analysis outlives its post. A detach that was interrupted is finished (FINALIZE) on the next run, and
+- a day is dropped by DETACH ... CONCURRENTLY, then DROP of the table it leaves: tags and analyses before
+  posts, so none outlives its post. A detach that was interrupted is finished (FINALIZE) on the next run, and
   the table dropped if its day is past, attached again if not.
 - ``post_ids``, the registry that keeps a post_id stored once, forgets the dropped days' ids afterwards;
   ``post_tombstones`` forgets the deletes older than TOMBSTONE_DAYS.
@@ -39,9 +40,9 @@ from services.common.settings import Settings
 
 log = logging.getLogger("partitions")
 
-POSTS, ANALYSES = "social_media_posts", "sentiment_analysis"
-# Dropped in this order (an analysis never outlives its post); made in the reverse one.
-PARTITIONED = (ANALYSES, POSTS)
+POSTS, ANALYSES, TAGS = "social_media_posts", "sentiment_analysis", "post_topics"
+# Dropped in this order (an analysis or a topic tag never outlives its post); made in the reverse one.
+PARTITIONED = (TAGS, ANALYSES, POSTS)
 DAY = timedelta(days=1)
 # Days made ahead of today: a post may be dated up to an hour ahead, and maintenance may miss a run or two.
 AHEAD_DAYS = 3
@@ -51,7 +52,7 @@ DROP_GRACE = timedelta(hours=1)
 # Maintenance's advisory lock (an arbitrary key of this platform's: "sl-parts").
 LOCK_KEY = 0x736C_7061_7274
 FORGET_BATCH = 10_000
-_NAME = re.compile(rf"^({POSTS}|{ANALYSES})_(\d{{8}})$")
+_NAME = re.compile(rf"^({POSTS}|{ANALYSES}|{TAGS})_(\d{{8}})$")
 
 
 def partition_name(table: str, day: date) -> str:
@@ -59,7 +60,7 @@ def partition_name(table: str, day: date) -> str:
 
 
 def is_partition(name: str) -> bool:
-    """A day's partition of the posts or the analyses (the models know only the parents)."""
+    """A day's partition of the posts, the analyses or the topic tags (the models know only the parents)."""
     return _NAME.match(name) is not None
 
 
@@ -221,8 +222,11 @@ async def _forget(conn: asyncpg.Connection, table: str, column: str, before: dat
 
 
 async def _forget_buckets(conn: asyncpg.Connection, before: datetime) -> int:
-    done = await conn.execute("DELETE FROM sentiment_rollup WHERE bucket < $1", before)
-    return int(done.split()[-1])
+    total = 0
+    for rollup in ("sentiment_rollup", "topic_rollup"):
+        done = await conn.execute(f"DELETE FROM {rollup} WHERE bucket < $1", before)  # noqa: S608 - ours
+        total += int(done.split()[-1])
+    return total
 
 
 def _dsn(database_url: str) -> str:

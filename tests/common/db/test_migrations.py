@@ -19,6 +19,8 @@ TABLES = {
     "post_ids",
     "post_tombstones",
     "topics",
+    "post_topics",
+    "topic_rollup",
 }
 
 
@@ -77,9 +79,11 @@ def test_the_command_creates_the_database_and_migrates_up_and_down(scratch_url: 
         ("post_ids", ("post_id",)),
         ("post_tombstones", ("post_id",)),
         ("sentiment_rollup", ("grain", "bucket", "source", "lang", "sentiment_label", "emotion")),
+        ("post_topics", ("post_id", "created_at", "topic_id")),
+        ("topic_rollup", ("topic_id", "grain", "bucket", "source", "lang", "sentiment_label", "emotion")),
     } <= found["keys"]  # type: ignore[operator]
-    # the partitions of the retention window (30 days by default), and three days ahead, for both tables
-    assert len(found["partitions"]) >= 2 * (30 + 3)  # type: ignore[arg-type]
+    # the partitions of the retention window (30 days by default), and three days ahead, for the three tables
+    assert len(found["partitions"]) >= 3 * (30 + 3)  # type: ignore[arg-type]
 
     done = run_migrate(scratch_url, "--downgrade", "base")
     assert done.returncode == 0, done.stderr
