@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert, Update
 
 from services.backend.access import admin_token, api_key
 from services.backend.deps import BackendDep
@@ -100,6 +101,12 @@ def _out(row: Any, span: Span) -> TopicOut:
     return TopicOut.model_validate(dict(row._mapping) | {"backfill": _backfill(row, span)})
 
 
+async def _written(conn: AsyncConnection, write: Insert | Update) -> TopicOut:
+    """The topic as ``write`` leaves it."""
+    row = (await conn.execute(write.returning(*COLUMNS))).one()
+    return _out(row, await _span(conn))
+
+
 async def _forget_tags(conn: AsyncConnection, topic_id: int) -> None:
     """Delete the topic's counts, then its tags (whose trigger then finds no count to take them from)."""
     await conn.execute(delete(TopicRollup).where(TopicRollup.topic_id == topic_id))
@@ -152,20 +159,15 @@ async def create_topic(topic: NewTopic, backend: BackendDep) -> TopicOut:
                 409, f"there are MAX_TOPICS ({backend.settings.max_topics}) topics: delete one first"
             )
         await _named(conn, topic.name)
-        row = (
-            await conn.execute(
-                insert(Topic)
-                .values(
-                    name=topic.name,
-                    query=query,
-                    sources=_sources(topic.sources),
-                    languages=_languages(topic.languages),
-                )
-                .returning(*COLUMNS)
-            )
-        ).one()
-        span = await _span(conn)
-    return _out(row, span)
+        return await _written(
+            conn,
+            insert(Topic).values(
+                name=topic.name,
+                query=query,
+                sources=_sources(topic.sources),
+                languages=_languages(topic.languages),
+            ),
+        )
 
 
 @router.patch(
@@ -196,16 +198,9 @@ async def change_topic(topic_id: TopicId, change: TopicFields, backend: BackendD
             # What it matches changed: the old tags go, and the backfill tags the stored posts again.
             await _forget_tags(conn, topic_id)
             values |= {"revision": Topic.revision + 1, "backfill_before": None}
-        row = (
-            await conn.execute(
-                update(Topic)
-                .where(Topic.id == topic_id)
-                .values(**values, updated_at=func.now())
-                .returning(*COLUMNS)
-            )
-        ).one()
-        span = await _span(conn)
-    return _out(row, span)
+        return await _written(
+            conn, update(Topic).where(Topic.id == topic_id).values(**values, updated_at=func.now())
+        )
 
 
 @router.delete(

@@ -206,7 +206,8 @@ async def test_a_change_replaces_the_tags_and_a_delete_takes_them_with_their_cou
             return progress
 
         progress = await backfill()
-        assert progress == sorted(progress) and progress[-1] == 1.0
+        assert progress == sorted(progress)
+        assert progress[-1] == 1.0
         assert (await api.get(f"/api/topics/{made['id']}")).json()["backfill"] == {
             "state": "done",
             "through": None,
