@@ -16,7 +16,9 @@ removed after), the embedded Triton serving `model_repository/` (`make model`), 
 - naive: one message at a time: one inference call, one insert and commit, one publish, one ack;
 - latency: posts sent at half the sustained rate for 20 s; from XADD (the entry id's time) to the event
   arriving on the channel, p50 and p99;
-- memory: the largest RSS of a worker process during the sustained run.
+- memory: the largest RSS of a worker process during the sustained run;
+- topics: ``--topics`` topics (100 by default, benchmarks/seed.py's twenty, each also narrowed by one word
+  it must not have) are made before, so every batch is tagged as a platform watching that many tags it.
 
 Writes benchmarks/results/pipeline.json and a section of RESULTS.md.
 """
@@ -40,14 +42,15 @@ from typing import Any
 import numpy as np
 import psutil
 import redis.asyncio as aioredis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.inference import free_port, in_process
 from benchmarks.report import table, update_section, write_json
+from benchmarks.seed import TOPICS
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.migrate import drop_database, upgrade, wait_for_database
-from services.common.db.models import SentimentAnalysis, SocialMediaPost
+from services.common.db.models import PostTopic, SentimentAnalysis, SocialMediaPost
 from services.common.events import PostEvent, parse_event
 from services.common.inference.spec import MODEL
 from services.common.inference.tokenizer import load_tokenizer
@@ -105,11 +108,11 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env | {"WORKER_METRICS_PORT": "0"} | extra
 
 
-async def count_rows(settings: Settings) -> int:
+async def count_rows(settings: Settings, model: type[Any] = SentimentAnalysis) -> int:
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(SentimentAnalysis)) or 0)
+            return int(await conn.scalar(select(func.count()).select_from(model)) or 0)
     finally:
         await engine.dispose()
 
@@ -120,6 +123,34 @@ async def reset(bench: Bench) -> None:
     async with engine.begin() as conn:
         await conn.execute(SocialMediaPost.__table__.delete())  # type: ignore[attr-defined]
     await engine.dispose()
+
+
+NOT = ("rumour", "refund", "giveaway", "spoiler")
+
+
+def bench_topics(count: int) -> list[tuple[str, str]]:
+    """``count`` topics: the seed's twenty, then each again without a word, and so on."""
+    made = []
+    for i in range(count):
+        name, query = TOPICS[i % len(TOPICS)]
+        variant = i // len(TOPICS)
+        made.append(
+            (f"{name} {variant}", f"{query} -{NOT[(variant - 1) % len(NOT)]}") if variant else (name, query)
+        )
+    return made
+
+
+async def make_bench_topics(settings: Settings, count: int) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            for name, query in bench_topics(count):
+                await conn.execute(
+                    text("INSERT INTO topics (name, query, backfilled) VALUES (:n, :q, 1)"),
+                    {"n": name, "q": query},
+                )
+    finally:
+        await engine.dispose()
 
 
 async def fill(bench: Bench, posts: list[PostMessage]) -> None:
@@ -275,7 +306,7 @@ async def latency(bench: Bench, rate: float, concurrency: int, seconds: float = 
     }
 
 
-async def main_async(n: int) -> dict[str, Any]:
+async def main_async(n: int, topics: int) -> dict[str, Any]:
     base = load_settings()
     run_id = uuid.uuid4().hex[:8]
     database = make_url(base.database_url).set(database=f"sentiment_bench_{run_id}")
@@ -290,12 +321,13 @@ async def main_async(n: int) -> dict[str, Any]:
     )
     await wait_for_database(settings.database_url, timeout_s=30)
     await asyncio.to_thread(upgrade, settings.database_url)
+    await make_bench_topics(settings, topics)  # none to backfill: the database is empty
     generator = Generator(seed=7, run_id=run_id)
     posts = [generator.next().post for _ in range(n)]
     bench = Bench(
         settings, RedisNames(settings.redis_key_prefix), aioredis.Redis.from_url(settings.redis_url), posts
     )
-    result: dict[str, Any] = {"posts": n, "mean_tokens": texts_tokens(posts)}
+    result: dict[str, Any] = {"posts": n, "mean_tokens": texts_tokens(posts), "topics": topics}
     server = EmbeddedTriton(
         REPOSITORY,
         grpc_port=grpc,
@@ -310,6 +342,8 @@ async def main_async(n: int) -> dict[str, Any]:
             print(f"sustained, 1 batch in flight: {one}", flush=True)
             best = await sustained(bench, workers=1, concurrency=base.worker_concurrency)
             print(f"sustained, {base.worker_concurrency} batches in flight: {best}", flush=True)
+            tags = await count_rows(settings, PostTopic)
+            result["tags_per_post"] = round(tags / max(await count_rows(settings), 1), 2)
             result["naive_posts_per_s"] = await naive(bench)
             print(f"naive: {result['naive_posts_per_s']} posts/s", flush=True)
             result |= await latency(bench, best["posts_per_s"] / 2, base.worker_concurrency)
@@ -339,8 +373,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--posts", type=int, default=4000, help="posts per sustained run (default 4000)")
+    parser.add_argument(
+        "--topics", type=int, default=100, help="topics every post is matched with (default 100)"
+    )
     args = parser.parse_args()
-    r = asyncio.run(main_async(args.posts))
+    r = asyncio.run(main_async(args.posts, args.topics))
     path = write_json("pipeline", r)
     rows = [
         ["in-process ONNX Runtime (ceiling)", r["ceiling_batch"], r["ceiling_posts_per_s"], ""],
@@ -358,13 +395,15 @@ def main() -> None:
         f"Worker ÷ ceiling = **{r['vs_ceiling']}**, worker ÷ naive = **{r['vs_naive']}**. Latency from XADD to "
         f"the event at half the sustained rate ({r['latency_posts']} posts over 20 s): p50 "
         f"**{r['latency_p50_ms']} ms**, p99 **{r['latency_p99_ms']} ms** (target ≤ 1 s). Worker RSS at most "
-        f"**{r['worker_rss_mb']} MB** (target ≤ 400)."
+        f"**{r['worker_rss_mb']} MB** (target ≤ 400). Each post matched {r['tags_per_post']} of the "
+        f"{r['topics']} topics on average."
     )
     update_section(
         "pipeline",
         f"## Pipeline (`make bench-pipeline`)\n\n{r['posts']} synthetic posts ({r['mean_tokens']} tokens on "
         f"average) XADDed in one burst to a warmed-up worker process, against the embedded Triton, PostgreSQL "
-        f"and Redis on the same 2 cores; the clock runs from the first XADD to the last post's event. The "
+        f"and Redis on the same 2 cores, with {r['topics']} topics to tag each post with; the clock runs from "
+        f"the first XADD to the last post's event. The "
         f"ceiling is in-process ONNX Runtime on the same texts at its best batch size and order.\n\n{text}\n\n{summary}\n",
     )
     print(text)

@@ -6,6 +6,10 @@ evenly over the last ``--days`` days by ``created_at``; each gets the analysis i
 another language: neutral), a confidence between 0.4 and 1, and ``analyzed_at`` a second after it was made.
 The database (``--database-url``, default ``sentiment_bench`` beside DATABASE_URL's) is created and migrated
 if needed and emptied first, then VACUUMed and ANALYZEd, so the planner sees the table as it is.
+
+Then ``--topics`` topics (20 by default; TOPICS, drawn from the feed's subjects, from a hashtag in one post
+in seven to a phrase in one in a few hundred) are made and backfilled as the workers would
+(services/worker/tagging.py), each one's time printed: the posts are tagged as a running platform tags them.
 """
 
 import argparse
@@ -16,15 +20,41 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from services.common.db.engine import create_engine
 from services.common.db.migrate import upgrade, wait_for_database
 from services.common.settings import load_settings
 from services.ingester.synthetic import Generator
 from services.worker.store import ANALYSIS_COLUMNS, POST_COLUMNS
+from services.worker.tagging import backfill_step
 
 CHUNK = 50_000
+# The benchmark's topics: (name, query), the feed's seven subjects first (docs/topics.md's examples).
+TOPICS = [
+    ("Phone launch", "#PhoneLaunch or phone or battery or camera or keynote"),
+    ("Air travel", "#travel or flight or airline or lounge or baggage"),
+    ("Coffee", "#coffee or café or latte or roast or barista"),
+    ("Election", "#debate or debate or polls or candidate or turnout"),
+    ("Streaming", '#finale or finale or series or "price increase"'),
+    ("Football", "#matchday or match or referee or keeper or transfer"),
+    ("Weather", '#storm or storm or heatwave or forecast or "power cut"'),
+    ("Battery", "battery"),
+    ("Camera", '"camera update"'),
+    ("Flights", "flight -airline"),
+    ("Lounges", "lounge"),
+    ("Latte", "latte"),
+    ("Polls", "polls or turnout"),
+    ("Candidates", "candidate"),
+    ("Finale", '"season finale"'),
+    ("Referees", "referee"),
+    ("Transfers", '"transfer news"'),
+    ("Heatwave", "heatwave"),
+    ("Power cuts", '"power cut"'),
+    ("Phone batteries", "#PhoneLaunch battery"),
+]
 EMOTION_OF = {"positive": "joy", "negative": "anger", "neutral": "neutral"}
 
 
@@ -76,8 +106,8 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
     started = time.perf_counter()
     try:
         await conn.execute(
-            "TRUNCATE social_media_posts, sentiment_analysis, post_ids, post_tombstones, sentiment_alerts"
-            " RESTART IDENTITY CASCADE"
+            "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_ids, post_tombstones,"
+            " sentiment_alerts, topics RESTART IDENTITY CASCADE"
         )
         posts: list[tuple[object, ...]] = []
         analyses: list[tuple[object, ...]] = []
@@ -96,6 +126,27 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
         await conn.close()
     await settle(database_url)
     return time.perf_counter() - started
+
+
+async def make_topics(database_url: str, count: int) -> list[tuple[str, float, int]]:
+    """Make the first ``count`` of TOPICS and backfill each as the workers do; (name, seconds, tags) each."""
+    engine = create_engine(database_url)
+    done = []
+    try:
+        for name, query in TOPICS[:count]:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO topics (name, query) VALUES (:name, :query)"),
+                    {"name": name, "query": query},
+                )
+            started, tagged = time.perf_counter(), 0
+            async with engine.connect() as conn:
+                while (step := await backfill_step(conn)) is not None:
+                    tagged += step.tagged
+            done.append((name, time.perf_counter() - started, tagged))
+    finally:
+        await engine.dispose()
+    return done
 
 
 async def forget_since(database_url: str, start: datetime) -> int:
@@ -122,7 +173,9 @@ async def settle(database_url: str) -> None:
     """VACUUM and ANALYZE the tables, as autovacuum would in time: the planner sees them as they are, and a
     benchmark run after writes (the last one's ingest mix) does not measure autovacuum at work."""
     await _execute(
-        database_url, "VACUUM (ANALYZE) post_ids, social_media_posts, sentiment_analysis, sentiment_rollup"
+        database_url,
+        "VACUUM (ANALYZE) post_ids, social_media_posts, sentiment_analysis, sentiment_rollup, post_topics,"
+        " topic_rollup",
     )
 
 
@@ -163,12 +216,17 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--topics", type=int, default=20, choices=range(len(TOPICS) + 1), metavar="N")
     parser.add_argument("--database-url", default=None, help="default: sentiment_bench beside DATABASE_URL's")
     args = parser.parse_args()
-    seconds = asyncio.run(seed(args.database_url or bench_database_url(), args.posts, args.days, args.seed))
+    database_url = args.database_url or bench_database_url()
+    seconds = asyncio.run(seed(database_url, args.posts, args.days, args.seed))
     print(
         f"{args.posts} posts over {args.days:g} days in {seconds:.1f} s ({args.posts / seconds:,.0f} posts/s)"
     )
+    for name, took, tagged in asyncio.run(make_topics(database_url, args.topics)):
+        print(f"topic {name!r}: {tagged:,} posts backfilled in {took:.1f} s")
+    asyncio.run(settle(database_url))
 
 
 if __name__ == "__main__":

@@ -15,20 +15,25 @@ leaves the cursor where its last step committed, and any worker takes it up from
 
 # ruff: noqa: S608 - the statements are built from this module's constants, never from input
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.db.models import TOPIC_LOCK
+from services.worker.outage import is_outage
 
 if TYPE_CHECKING:
     from services.worker.store import StoredPost
 
 TAKE_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=TOPIC_LOCK)
+log = logging.getLogger("worker")
+BACKFILL_EVERY_S = 1.0  # how often a worker looks for a topic to backfill when none is due
 DAY = timedelta(days=1)
 TICK = timedelta(microseconds=1)
 
@@ -133,3 +138,24 @@ async def backfill_step(conn: AsyncConnection) -> Step | None:
 
 def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def keep_backfilling(
+    engine: AsyncEngine, sleep: Callable[[float], Awaitable[bool]], tagged: Counter
+) -> None:
+    """Backfill steps one after another while topics are due, else a look every BACKFILL_EVERY_S, until
+    ``sleep`` says the worker is stopping. A step that fails is taken up again by the next."""
+    while True:
+        try:
+            async with engine.connect() as conn:
+                step = await backfill_step(conn)
+        except Exception as exc:
+            if not is_outage(exc):  # housekeeping: never worth stopping the worker for
+                log.exception("a backfill step failed")
+            step = None
+        if step is not None:
+            tagged.inc(step.tagged)
+            if step.finished:
+                log.info("topic %d backfilled", step.topic_id)
+        if await sleep(0.0 if step is not None else BACKFILL_EVERY_S):
+            return

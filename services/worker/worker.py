@@ -29,11 +29,10 @@ from services.worker.outage import Pauser, Stopped, is_outage
 from services.worker.settle import settle as settle_batch
 from services.worker.store import StoredPost, delete, stored, write_or_find
 from services.worker.stream import Entry, WorkStream
-from services.worker.tagging import backfill_step
+from services.worker.tagging import keep_backfilling
 
 log = logging.getLogger("worker")
 TRIM_EVERY_S = 2.0
-BACKFILL_EVERY_S = 1.0
 
 
 class Worker:
@@ -93,7 +92,10 @@ class Worker:
                 log.info("moved %d dead letters from the Redis stream into PostgreSQL", moved)
             await self._own_pending()
             await asyncio.gather(
-                self._read_loop(), self._reclaim_loop(), self._trim_loop(), self._backfill_loop()
+                self._read_loop(),
+                self._reclaim_loop(),
+                self._trim_loop(),
+                keep_backfilling(self.engine, self._sleep, self.metrics.backfilled),
             )
         except Stopped:
             pass
@@ -209,24 +211,6 @@ class Worker:
             if backlog:
                 self.metrics.pending.set(backlog.pending)
                 self.metrics.lag.set(backlog.lag)
-
-    async def _backfill_loop(self) -> None:
-        """Tag the stored posts with each new or changed topic, a day per step (services/worker/tagging.py),
-        and look for one every BACKFILL_EVERY_S when none is due."""
-        while not self.stopping.is_set():
-            try:
-                async with self.engine.connect() as conn:
-                    step = await backfill_step(conn)
-            except Exception as exc:
-                if not is_outage(exc):  # housekeeping: taken up again on the next step
-                    log.exception("a backfill step failed")
-                step = None
-            if step is not None:
-                self.metrics.backfilled.inc(step.tagged)
-                if step.finished:
-                    log.info("topic %d backfilled", step.topic_id)
-            elif await self._sleep(BACKFILL_EVERY_S):
-                return
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep, or return True at once when stopping."""

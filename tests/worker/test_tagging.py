@@ -1,12 +1,13 @@
 """Topic tags on the real PostgreSQL, written as the worker's role: each post stored is tagged with the topics
 it matches (hashtags, handles, domains and phrases as people write them, narrowed by source and language),
 a redelivered batch and a deleted post keep the counts exact, and a topic made later is backfilled, a day a
-step, to the same tags and counts. "Exact" is a count over the retained posts, made here independently."""
+step, to the same tags and counts, by a running worker too. "Exact" is a count over the retained posts, made here independently."""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -14,10 +15,12 @@ from services.common.db.engine import create_engine, session_factory
 from services.common.db.roles import WORKER_ROLE
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import DeleteMessage
+from services.common.names import RedisNames
 from services.common.settings import Settings
 from services.worker.store import StoredPost, delete, write
 from services.worker.tagging import backfill_step
 from tests.support import as_role, days_ago
+from tests.worker.conftest import Running, add, equals, post, stored, until
 
 NOW = days_ago(0, hour=0)
 TOPICS = {
@@ -187,3 +190,23 @@ async def test_a_topic_made_later_is_backfilled_a_day_a_step(
         k: v | by_topic(ids, "c", days=1)[k] for k, v in by_topic(ids, "b").items()
     }
     await assert_exact(worker_engine)
+
+
+@pytest.mark.usefixtures("redis")
+async def test_a_running_worker_backfills_a_topic_and_tags_what_it_reads(
+    worker_settings: Settings,
+    redis: aioredis.Redis,
+    names: RedisNames,
+    worker_engine: AsyncEngine,
+    engine: AsyncEngine,
+) -> None:
+    async with session_factory(worker_engine)() as session:
+        await write(session, rows("d", days=2))
+    async with Running(worker_settings) as worker:
+        ids = await make_topics(engine, ["launch"])  # made while the worker runs: its backfill finds it
+        await until(lambda: equals(tags(engine), by_topic(ids, "d", days=2)), what="the backfill's tags")
+        await add(redis, names, post(1, content="so much #PhoneLaunch news"), post(2, content="rain again"))
+        await until(lambda: stored(engine, 2 * len(TEXTS) + 2), what="the streamed posts stored")
+    assert await tags(engine) == {ids["launch"]: by_topic(ids, "d", days=2)[ids["launch"]] | {"p1"}}
+    await assert_exact(engine)
+    assert worker.metrics.registry.get_sample_value("worker_topic_tags_backfilled_total") == 4
