@@ -3,7 +3,8 @@
 Buckets are the post's ``created_at`` truncated in UTC; buckets without posts are filled in with zeros.
 Every count is exact and cheap on a large table: a time range is cut into whole hours and whole minutes,
 read from the rollup that PostgreSQL keeps (``sentiment_rollup``), and the partial minutes at its ends,
-counted from the posts themselves; all in one statement, so one snapshot.
+counted from the posts themselves; all in one statement, so one snapshot. A topic's counts are read the
+same way from its own rollup (``topic_rollup``) and its tags (``post_topics``).
 """
 
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from sqlalchemy import Select, String, cast, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db.models import (
+    PostTopic,
     SentimentAnalysis,
     SentimentRollup,
     SocialMediaPost,
+    TopicRollup,
     UtcTime,
     its_post,
 )
@@ -113,7 +116,7 @@ def percentages(counts: dict[str, int]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Filters:
     """What to count: posts created from ``start`` to ``end`` (inclusive), of a source, a sentiment, an
-    emotion, a language; None is any."""
+    emotion, a language, tagged with a topic; None is any."""
 
     start: datetime | None = None
     end: datetime | None = None
@@ -121,6 +124,7 @@ class Filters:
     sentiment: Sentiment | None = None
     emotion: Emotion | None = None
     lang: str | None = None
+    topic: int | None = None
 
 
 Rows = list[tuple[datetime | None, str, int, float]]
@@ -136,17 +140,23 @@ class SentimentAggregator:
     ) -> Select[Any]:
         """(bucket, label, posts, confidence sum) per bucket and label, for posts created in [lo, hi)."""
         lang: Any
+        where: list[Any] = []
         if grain:
-            table: Any = SentimentRollup
-            when, source, lang = SentimentRollup.bucket, SentimentRollup.source, SentimentRollup.lang
-            posts: Any = func.sum(SentimentRollup.posts)
-            confidence = func.sum(SentimentRollup.confidence_sum)
-            where = [SentimentRollup.grain == grain]
+            table: Any = TopicRollup if f.topic else SentimentRollup
+            when, source, lang = table.bucket, table.source, table.lang
+            posts: Any = func.sum(table.posts)
+            confidence = func.sum(table.confidence_sum)
+            where = [table.grain == grain]
+        elif f.topic:  # a topic's tags carry what is counted
+            table = PostTopic
+            when, source, lang = PostTopic.created_at, PostTopic.source, PostTopic.lang
+            posts, confidence = func.count(), func.sum(PostTopic.confidence_score)
         else:
             table = SentimentAnalysis
             when, source, lang = SocialMediaPost.created_at, SocialMediaPost.source, SocialMediaPost.lang
             posts, confidence = func.count(), func.sum(SentimentAnalysis.confidence_score)
-            where = []
+        if f.topic:
+            where.append(table.topic_id == f.topic)
         label = getattr(table, by)
         where += [when >= lo, when < hi]
         if f.source is not None:
@@ -161,7 +171,7 @@ class SentimentAggregator:
         else:  # a rollup bucket of the period's own grain is its bucket already
             bucket = when if grain == period else func.date_trunc(period, when, "UTC")
         query = select(bucket, cast(label, String), posts, confidence)
-        if not grain:
+        if not grain and not f.topic:
             query = query.select_from(SocialMediaPost).join(SentimentAnalysis, its_post())
         return query.where(*where).group_by(bucket, label)
 
@@ -206,8 +216,10 @@ class SentimentAggregator:
         self, f: Filters, need: int, upper: datetime | None, since: datetime | None
     ) -> tuple[datetime | None, bool]:
         """(floor, whether ``need`` was reached) over the whole hours from ``since`` to ``upper``."""
-        r = SentimentRollup
+        r: Any = TopicRollup if f.topic else SentimentRollup
         where = [r.grain == "hour", r.posts > 0]
+        if f.topic:
+            where.append(r.topic_id == f.topic)
         if upper is not None:  # whole hours before upper: the posts of its own hour only add to the count
             where.append(r.bucket <= _earlier(upper, STEP["hour"]))
         low = max(since, f.start) if since and f.start else since or f.start
@@ -241,10 +253,10 @@ class SentimentAggregator:
         return (floor(upper, "hour"), False) if upper is not None else (None, False)
 
     async def sentiment_over_time(
-        self, start: datetime, end: datetime, period: Period, source: str | None
+        self, start: datetime, end: datetime, period: Period, source: str | None, topic: int | None = None
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
-        found = await self._counts("sentiment_label", Filters(start, end, source), period)
+        found = await self._counts("sentiment_label", Filters(start, end, source, topic=topic), period)
         counts: dict[datetime, dict[str, int]] = {slot: {} for slot in slots}
         confidence: dict[datetime, float] = dict.fromkeys(slots, 0.0)
         for bucket, label, n, total in found:
@@ -266,29 +278,34 @@ class SentimentAggregator:
         return data
 
     async def emotions_over_time(
-        self, start: datetime, end: datetime, period: Period, source: str | None
+        self, start: datetime, end: datetime, period: Period, source: str | None, topic: int | None = None
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
         counts: dict[datetime, dict[str, int]] = {slot: dict.fromkeys(EMOTIONS, 0) for slot in slots}
-        for bucket, label, n, _ in await self._counts("emotion", Filters(start, end, source), period):
+        f = Filters(start, end, source, topic=topic)
+        for bucket, label, n, _ in await self._counts("emotion", f, period):
             assert bucket is not None
             counts[bucket][label] = n
         return [
             {"timestamp": slot, "counts": counts[slot], "total": sum(counts[slot].values())} for slot in slots
         ]
 
-    async def sentiment_counts(self, start: datetime, end: datetime, source: str | None) -> dict[str, int]:
+    async def sentiment_counts(
+        self, start: datetime, end: datetime, source: str | None, topic: int | None = None
+    ) -> dict[str, int]:
         """Posts of each sentiment created from ``start`` to ``end``, every label present."""
         sentiments = dict.fromkeys(SENTIMENTS, 0)
-        for _, label, n, _ in await self._counts("sentiment_label", Filters(start, end, source), None):
+        f = Filters(start, end, source, topic=topic)
+        for _, label, n, _ in await self._counts("sentiment_label", f, None):
             sentiments[label] = n
         return sentiments
 
-    async def distribution(self, start: datetime, end: datetime, source: str | None) -> dict[str, Any]:
-        sentiments = await self.sentiment_counts(start, end, source)
-        emotions = {
-            label: n for _, label, n, _ in await self._counts("emotion", Filters(start, end, source), None)
-        }
+    async def distribution(
+        self, start: datetime, end: datetime, source: str | None, topic: int | None = None
+    ) -> dict[str, Any]:
+        sentiments = await self.sentiment_counts(start, end, source, topic)
+        f = Filters(start, end, source, topic=topic)
+        emotions = {label: n for _, label, n, _ in await self._counts("emotion", f, None)}
         total = sum(sentiments.values())
         return {
             "distribution": sentiments,

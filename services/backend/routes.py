@@ -28,6 +28,7 @@ from services.backend.schemas import (
     Posts,
     Services,
 )
+from services.backend.topics import TopicFilter
 from services.common.db.models import SentimentAlert
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
@@ -67,9 +68,11 @@ class TimeRange:
     start: datetime
     end: datetime
     source: str | None
+    topic: int | None
 
 
 async def time_range(
+    topic: TopicFilter,
     period: Annotated[Period, Query()] = "hour",
     start_date: Annotated[Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")] = None,
     end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
@@ -79,7 +82,7 @@ async def time_range(
     end = end_date or utcnow()
     start = start_date or max(end, EARLIEST + DEFAULT_SPAN) - DEFAULT_SPAN
     dates_in_order(start, end)
-    return TimeRange(period, start, end, source)
+    return TimeRange(period, start, end, source, topic)
 
 
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
@@ -131,6 +134,7 @@ async def health(backend: BackendDep) -> JSONResponse:
 async def posts(
     request: Request,
     backend: BackendDep,
+    topic: TopicFilter,
     limit: Limit = 50,
     offset: Offset = 0,
     source: Source = None,
@@ -153,7 +157,9 @@ async def posts(
     post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
     share one query."""
     dates_in_order(start_date, end_date)
-    query = feed.FeedQuery(limit, offset, source, lang, sentiment, emotion, start_date, end_date, before)
+    query = feed.FeedQuery(
+        limit, offset, source, lang, sentiment, emotion, start_date, end_date, before, topic
+    )
     return await backend.cache.response(
         request,
         lambda: feed.page(
@@ -170,7 +176,9 @@ async def aggregate(request: Request, backend: BackendDep, span: TimeRangeDep) -
     posts."""
 
     async def build() -> Aggregate:
-        data = await backend.aggregator.sentiment_over_time(span.start, span.end, span.period, span.source)
+        data = await backend.aggregator.sentiment_over_time(
+            span.start, span.end, span.period, span.source, span.topic
+        )
         summary = {
             "total_posts": sum(d["total_count"] for d in data),
             "positive_total": sum(d["positive_count"] for d in data),
@@ -188,6 +196,7 @@ async def aggregate(request: Request, backend: BackendDep, span: TimeRangeDep) -
 async def distribution(
     request: Request,
     backend: BackendDep,
+    topic: TopicFilter,
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
     source: Source = None,
 ) -> Response:
@@ -196,8 +205,8 @@ async def distribution(
 
     async def build() -> Distribution:
         end = utcnow()
-        found = await backend.aggregator.distribution(end - timedelta(hours=hours), end, source)
-        return Distribution(timeframe_hours=hours, source=source, **found)
+        found = await backend.aggregator.distribution(end - timedelta(hours=hours), end, source, topic)
+        return Distribution(timeframe_hours=hours, source=source, topic=topic, **found)
 
     return await backend.cache.response(request, build)
 
@@ -207,7 +216,9 @@ async def emotions(request: Request, backend: BackendDep, span: TimeRangeDep) ->
     """Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included."""
 
     async def build() -> Emotions:
-        data = await backend.aggregator.emotions_over_time(span.start, span.end, span.period, span.source)
+        data = await backend.aggregator.emotions_over_time(
+            span.start, span.end, span.period, span.source, span.topic
+        )
         return Emotions(period=span.period, start_date=span.start, end_date=span.end, data=data)
 
     return await backend.cache.response(request, build)

@@ -83,6 +83,7 @@ class PostFilters(BaseModel):
     start_date: UtcDatetime | None
     end_date: UtcDatetime | None
     before: str | None
+    topic: int | None = None
 
 
 class Posts(BaseModel):
@@ -144,6 +145,7 @@ class SentimentShares(_Closed):
 class Distribution(BaseModel):
     timeframe_hours: int
     source: str | None
+    topic: int | None = None
     distribution: SentimentTotals
     total: int
     percentages: SentimentShares

@@ -15,7 +15,7 @@ tags and counts first, and a deleted topic takes its tags and counts with it.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
@@ -55,6 +55,28 @@ async def checked_query(conn: AsyncConnection, query: str) -> str:
     if found.terms > MAX_TERMS:
         raise InvalidParameter("query", f"has {found.terms} terms: at most {MAX_TERMS}", "body")
     return query
+
+
+async def known_topic(
+    backend: BackendDep,
+    topic: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="only the posts tagged with this topic (its id)")
+    ] = None,
+) -> int | None:
+    """The ``topic`` a view is narrowed to; a 404 naming ``topic`` when there is none of that id."""
+    if topic is None:
+        return None
+    async with backend.reads.connect() as conn:
+        found = await conn.scalar(select(Topic.id).where(Topic.id == topic))
+    if found is None:
+        raise HTTPException(
+            404,
+            [{"loc": ["query", "topic"], "msg": f"no topic {topic}", "type": "not_found", "input": topic}],
+        )
+    return topic
+
+
+TopicFilter = Annotated[int | None, Depends(known_topic)]
 
 
 def _languages(languages: list[str] | None) -> list[str] | None:

@@ -3,6 +3,7 @@ with ADMIN_TOKEN, their queries checked by the ``listening`` configuration, name
 case, at most MAX_TOPICS; their tags backfilled, replaced by a change and deleted with them."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from services.worker.store import write
 from services.worker.tagging import backfill_step
 from tests.backend.conftest import client_for
 from tests.support import as_role
-from tests.worker.test_tagging import assert_exact, rows, tags
+from tests.worker.test_tagging import NOW, TEXTS, assert_exact, rows, tags
 
 TOKEN = "admin-token-for-the-tests"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -238,3 +239,72 @@ async def test_a_change_replaces_the_tags_and_a_delete_takes_them_with_their_cou
         assert await tags(engine) == {}
     finally:
         await workers.dispose()
+
+
+async def test_every_view_narrows_to_a_topic(
+    api: httpx.AsyncClient, settings: Settings, engine: AsyncEngine
+) -> None:
+    """The posts, the aggregate at each period, the emotions and the distribution of a topic count exactly
+    its tagged posts, from its rollup and its tags; an unknown topic is a 404 naming ``topic``."""
+    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
+    try:
+        made = (
+            await api.post("/api/topics", json={"name": "Cats", "query": "cats -dogs"}, headers=ADMIN)
+        ).json()
+        async with session_factory(workers)() as session:
+            await write(session, rows("v", days=3))  # tagged as stored
+    finally:
+        await workers.dispose()
+    tagged = {f"v{day}-{i}" for day in range(3) for i in (6, 8, 9)}  # every source and language
+    assert await tags(engine) == {made["id"]: tagged}
+    span = {
+        "start_date": (NOW - timedelta(days=3)).isoformat(),
+        "end_date": (NOW + timedelta(days=1)).isoformat(),
+    }
+    page = (await api.get("/api/posts", params={"topic": made["id"], "limit": 100, **span})).json()
+    assert {p["post_id"] for p in page["posts"]} == tagged
+    assert (page["total"], page["filters"]["topic"]) == (9, made["id"])
+    one = (await api.get("/api/posts", params={"topic": made["id"], "source": "rss", **span})).json()
+    assert {p["post_id"] for p in one["posts"]} == {f"v{day}-{i}" for day in range(3) for i in (6, 9)}
+    for period in ("hour", "day"):
+        found = (
+            await api.get("/api/sentiment/aggregate", params={"topic": made["id"], "period": period, **span})
+        ).json()
+        # posts 6, 8, 9 of each day: sentiments 6 % 3, 8 % 3, 9 % 3 = negative, positive, negative
+        assert found["summary"] == {
+            "total_posts": 9,
+            "positive_total": 3,
+            "negative_total": 6,
+            "neutral_total": 0,
+        }
+    hour = {
+        "start_date": (
+            NOW - timedelta(days=1, hours=-9, minutes=-7)
+        ).isoformat(),  # minute 7 on: a partial one
+        "end_date": (NOW - timedelta(days=1, hours=-10)).isoformat(),
+        "period": "minute",
+    }
+    found = (await api.get("/api/sentiment/aggregate", params={"topic": made["id"], **hour})).json()
+    assert found["summary"] == {
+        "total_posts": 2,
+        "positive_total": 1,
+        "negative_total": 1,
+        "neutral_total": 0,
+    }
+    moods = (
+        await api.get("/api/sentiment/emotions", params={"topic": made["id"], "period": "day", **span})
+    ).json()
+    assert sum(d["total"] for d in moods["data"]) == 9
+    overall = (await api.get("/api/sentiment/aggregate", params={"period": "day", **span})).json()
+    assert overall["summary"]["total_posts"] == 3 * len(TEXTS)
+
+    for path in (
+        "/api/posts",
+        "/api/sentiment/aggregate",
+        "/api/sentiment/distribution",
+        "/api/sentiment/emotions",
+    ):
+        missing = await api.get(path, params={"topic": made["id"] + 1})
+        assert missing.status_code == 404, path
+        assert missing.json()["detail"][0]["loc"] == ["query", "topic"]
+    assert (await api.get("/api/posts", params={"topic": 0})).status_code == 422

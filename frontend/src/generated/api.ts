@@ -332,6 +332,8 @@ export interface components {
              * @description The emotions seen, most frequent first
              */
             top_emotions: Partial<Record<components["schemas"]["Emotion"], number>>;
+            /** Topic */
+            topic?: number | null;
             /** Total */
             total: number;
         };
@@ -523,6 +525,8 @@ export interface components {
             source: string | null;
             /** Start Date */
             start_date: string | null;
+            /** Topic */
+            topic?: number | null;
         };
         /** Posts */
         Posts: {
@@ -906,6 +910,8 @@ export interface operations {
                 end_date?: string | null;
                 /** @description a post_id: only posts older than it (stable paging) */
                 before?: string | null;
+                /** @description only the posts tagged with this topic (its id) */
+                topic?: number | null;
             };
             header?: never;
             path?: never;
@@ -942,6 +948,8 @@ export interface operations {
                 /** @description ISO 8601; default now */
                 end_date?: string | null;
                 source?: string | null;
+                /** @description only the posts tagged with this topic (its id) */
+                topic?: number | null;
             };
             header?: never;
             path?: never;
@@ -974,6 +982,8 @@ export interface operations {
             query?: {
                 hours?: number;
                 source?: string | null;
+                /** @description only the posts tagged with this topic (its id) */
+                topic?: number | null;
             };
             header?: never;
             path?: never;
@@ -1010,6 +1020,8 @@ export interface operations {
                 /** @description ISO 8601; default now */
                 end_date?: string | null;
                 source?: string | null;
+                /** @description only the posts tagged with this topic (its id) */
+                topic?: number | null;
             };
             header?: never;
             path?: never;
