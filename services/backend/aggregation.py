@@ -193,6 +193,36 @@ class SentimentAggregator:
             summed[key] = (had_n + int(n), had_total + float(total or 0))
         return [(bucket, label, n, total) for (bucket, label), (n, total) in summed.items() if n]
 
+    async def by_topic(self, start: datetime, end: datetime) -> dict[int, dict[str, int]]:
+        """Each topic's tagged posts of each sentiment created from ``start`` to ``end``, read as ``_counts``
+        reads one topic's, for every topic in one statement (topics without posts left out)."""
+        parts = []
+        for grain, lo, hi in pieces(start, min(end, LATEST) + TICK, GRAINS[None]):
+            if grain:
+                r = TopicRollup
+                parts.append(
+                    select(r.topic_id, r.sentiment_label, func.sum(r.posts))
+                    .where(r.grain == grain, r.bucket >= lo, r.bucket < hi)
+                    .group_by(r.topic_id, r.sentiment_label)
+                )
+            else:
+                t = PostTopic
+                parts.append(
+                    select(t.topic_id, t.sentiment_label, func.count())
+                    .where(t.created_at >= lo, t.created_at < hi)
+                    .group_by(t.topic_id, t.sentiment_label)
+                )
+        if not parts:
+            return {}
+        async with self.engine.connect() as conn:
+            rows: Any = await conn.execute(union_all(*parts) if len(parts) > 1 else parts[0])
+        counts: dict[int, dict[str, int]] = {}
+        for topic, label, n in rows:
+            if n:
+                mine = counts.setdefault(topic, dict.fromkeys(SENTIMENTS, 0))
+                mine[label] += int(n)
+        return {topic: mine for topic, mine in counts.items() if sum(mine.values())}
+
     async def total(self, f: Filters) -> int:
         """How many analysed posts match ``f``, exactly."""
         return sum(n for _, _, n, _ in await self._counts("sentiment_label", f, None))

@@ -264,3 +264,24 @@ class TopicOut(BaseModel):
 class Topics(BaseModel):
     topics: list[TopicOut]
     max_topics: int
+
+
+class TopicShare(BaseModel):
+    id: int
+    name: str
+    posts: int = Field(description="its posts in the window")
+    share: float = Field(description="its percent of all topics' posts in the window (the shares sum to 100)")
+    sentiment: SentimentTotals
+    net_sentiment: float | None = Field(description="(positive - negative) / posts; null without posts")
+    previous_posts: int = Field(description="its posts in the window of the same length before")
+    posts_change: int
+    posts_change_percent: float | None = Field(description="null when the window before had none")
+    net_sentiment_change: float | None = Field(description="null when either window has no posts")
+
+
+class ShareOfVoice(BaseModel):
+    hours: int
+    start_date: UtcDatetime
+    end_date: UtcDatetime
+    total: int = Field(description="the sum of every topic's posts (a post in two topics counts in both)")
+    topics: list[TopicShare] = Field(description="every topic, the most posts first")

@@ -12,20 +12,32 @@ by the workers' backfill (services/worker/tagging.py), shown as ``backfill``; a 
 tags and counts first, and a deleted topic takes its tags and counts with it.
 """
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
 from services.backend.access import admin_token, api_key
+from services.backend.aggregation import SENTIMENTS, TICK, percentages
 from services.backend.deps import BackendDep
 from services.backend.errors import InvalidParameter
-from services.backend.schemas import Backfill, NewTopic, TopicFields, TopicOut, Topics
+from services.backend.schemas import (
+    Backfill,
+    NewTopic,
+    SentimentTotals,
+    ShareOfVoice,
+    TopicFields,
+    TopicOut,
+    Topics,
+    TopicShare,
+)
 from services.common.db.models import TEXT_SEARCH, TOPIC_LOCK, PostId, PostTopic, Topic, TopicRollup
 from services.common.messages import primary_subtag
+from services.common.timestamps import utcnow
 
 MAX_TERMS = 30
 
@@ -142,6 +154,58 @@ async def list_topics(backend: BackendDep) -> Topics:
         rows = (await conn.execute(select(*COLUMNS).order_by(func.lower(Topic.name)))).all()
         span = await _span(conn)
     return Topics(topics=[_out(r, span) for r in rows], max_topics=backend.settings.max_topics)
+
+
+def _net(counts: dict[str, int]) -> float | None:
+    posts = sum(counts.values())
+    return round((counts["positive"] - counts["negative"]) / posts, 4) if posts else None
+
+
+@router.get("/api/topics/share", response_model=ShareOfVoice)
+async def share_of_voice(
+    request: Request, backend: BackendDep, hours: Annotated[int, Query(ge=1, le=168)] = 24
+) -> Response:
+    """Share of voice over the last ``hours``: each topic's posts, their share of all topics' posts, their
+    sentiment and net sentiment, and the change from the ``hours`` before. (Declared before
+    ``/api/topics/{topic_id}``, so ``share`` is never read as an id.)"""
+
+    async def build() -> ShareOfVoice:
+        end = utcnow()
+        start, before = end - timedelta(hours=hours), end - timedelta(hours=2 * hours)
+        async with backend.reads.connect() as conn:
+            names = {row.id: row.name for row in await conn.execute(select(Topic.id, Topic.name))}
+        now, then = await asyncio.gather(
+            backend.aggregator.by_topic(start, end), backend.aggregator.by_topic(before, start - TICK)
+        )
+        empty = dict.fromkeys(SENTIMENTS, 0)
+        posts = {topic: sum(now.get(topic, empty).values()) for topic in names}
+        shares = percentages({str(topic): n for topic, n in posts.items()})
+        topics = []
+        for topic, name in names.items():
+            counts, earlier = now.get(topic, empty), then.get(topic, empty)
+            was, net, net_was = sum(earlier.values()), _net(counts), _net(earlier)
+            topics.append(
+                TopicShare(
+                    id=topic,
+                    name=name,
+                    posts=posts[topic],
+                    share=shares[str(topic)],
+                    sentiment=SentimentTotals(**counts),
+                    net_sentiment=net,
+                    previous_posts=was,
+                    posts_change=posts[topic] - was,
+                    posts_change_percent=round(100 * (posts[topic] - was) / was, 2) if was else None,
+                    net_sentiment_change=round(net - net_was, 4)
+                    if net is not None and net_was is not None
+                    else None,
+                )
+            )
+        topics.sort(key=lambda t: (-t.posts, t.name.lower()))
+        return ShareOfVoice(
+            hours=hours, start_date=start, end_date=end, total=sum(posts.values()), topics=topics
+        )
+
+    return await backend.cache.response(request, build)
 
 
 @router.get(

@@ -3,7 +3,8 @@ with ADMIN_TOKEN, their queries checked by the ``listening`` configuration, name
 case, at most MAX_TOPICS; their tags backfilled, replaced by a change and deleted with them."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.models import TEXT_SEARCH, TEXT_VECTOR
 from services.common.db.roles import API_ROLE, WORKER_ROLE
+from services.common.labels import Sentiment
 from services.common.settings import Settings
 from services.worker.store import write
 from services.worker.tagging import backfill_step
@@ -308,3 +310,66 @@ async def test_every_view_narrows_to_a_topic(
         assert missing.status_code == 404, path
         assert missing.json()["detail"][0]["loc"] == ["query", "topic"]
     assert (await api.get("/api/posts", params={"topic": 0})).status_code == 422
+
+
+async def test_share_of_voice_compares_the_topics_with_the_window_before(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    cats = (await api.post("/api/topics", json={"name": "Cats", "query": "cats"}, headers=ADMIN)).json()
+    launch = (
+        await api.post("/api/topics", json={"name": "Launch", "query": "#PhoneLaunch"}, headers=ADMIN)
+    ).json()
+    quiet = (await api.post("/api/topics", json={"name": "Quiet", "query": "zeppelin"}, headers=ADMIN)).json()
+    now = datetime.now(UTC)
+    # In the last 24 hours: 3 cat posts (texts 6, 7, 8; the i-th text has the i % 3-th sentiment) and 1 launch
+    # post; in the 24 hours before: 1 cat post (text 9) and 2 launch posts.
+    texts = [(6, 1), (7, 2), (8, 3), (0, 4), (9, 30), (0, 31), (0, 32)]
+    posts = [
+        replace(rows("s", days=1)[i], post_id=f"s{n}", created_at=now - timedelta(hours=hours))
+        for n, (i, hours) in enumerate(texts)
+    ]
+    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
+    try:
+        async with session_factory(workers)() as session:
+            await write(session, posts)
+    finally:
+        await workers.dispose()
+    answer = await api.get("/api/topics/share", params={"hours": 24})
+    assert answer.status_code == 200, answer.text
+    share = answer.json()
+    assert (share["hours"], share["total"]) == (24, 4)
+    assert [t["id"] for t in share["topics"]] == [cats["id"], launch["id"], quiet["id"]]
+    first, second, third = share["topics"]
+    sentiments = [s.value for s in Sentiment]
+    want = {label: 0 for label in sentiments}
+    for i in (6, 7, 8):
+        want[sentiments[i % 3]] += 1
+    assert first == {
+        "id": cats["id"],
+        "name": "Cats",
+        "posts": 3,
+        "share": 75.0,
+        "sentiment": want,
+        "net_sentiment": round((want["positive"] - want["negative"]) / 3, 4),
+        "previous_posts": 1,
+        "posts_change": 2,
+        "posts_change_percent": 200.0,
+        "net_sentiment_change": round(
+            (want["positive"] - want["negative"]) / 3
+            - ((sentiments[9 % 3] == "positive") - (sentiments[9 % 3] == "negative")),
+            4,
+        ),
+    }
+    assert (second["posts"], second["share"], second["previous_posts"], second["posts_change_percent"]) == (
+        1,
+        25.0,
+        2,
+        -50.0,
+    )
+    assert (third["posts"], third["share"], third["net_sentiment"], third["posts_change_percent"]) == (
+        0,
+        0.0,
+        None,
+        None,
+    )
+    assert (await api.get("/api/topics/share", params={"hours": 0})).status_code == 422

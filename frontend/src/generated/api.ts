@@ -193,6 +193,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/topics/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Share Of Voice
+         * @description Share of voice over the last ``hours``: each topic's posts, their share of all topics' posts, their
+         *     sentiment and net sentiment, and the change from the ``hours`` before. (Declared before
+         *     ``/api/topics/{topic_id}``, so ``share`` is never read as an id.)
+         */
+        get: operations["share_of_voice_api_topics_share_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/topics/{topic_id}": {
         parameters: {
             query?: never;
@@ -587,6 +609,25 @@ export interface components {
              */
             triton: "connected" | "disconnected";
         };
+        /** ShareOfVoice */
+        ShareOfVoice: {
+            /** End Date */
+            end_date: string;
+            /** Hours */
+            hours: number;
+            /** Start Date */
+            start_date: string;
+            /**
+             * Topics
+             * @description every topic, the most posts first
+             */
+            topics: components["schemas"]["TopicShare"][];
+            /**
+             * Total
+             * @description the sum of every topic's posts (a post in two topics counts in both)
+             */
+            total: number;
+        };
         /** SourceStatus */
         SourceStatus: {
             /**
@@ -720,6 +761,46 @@ export interface components {
             sources: string[] | null;
             /** Updated At */
             updated_at: string;
+        };
+        /** TopicShare */
+        TopicShare: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /**
+             * Net Sentiment
+             * @description (positive - negative) / posts; null without posts
+             */
+            net_sentiment: number | null;
+            /**
+             * Net Sentiment Change
+             * @description null when either window has no posts
+             */
+            net_sentiment_change: number | null;
+            /**
+             * Posts
+             * @description its posts in the window
+             */
+            posts: number;
+            /** Posts Change */
+            posts_change: number;
+            /**
+             * Posts Change Percent
+             * @description null when the window before had none
+             */
+            posts_change_percent: number | null;
+            /**
+             * Previous Posts
+             * @description its posts in the window of the same length before
+             */
+            previous_posts: number;
+            sentiment: components["schemas"]["SentimentTotals"];
+            /**
+             * Share
+             * @description its percent of all topics' posts in the window (the shares sum to 100)
+             */
+            share: number;
         };
         /** Topics */
         Topics: {
@@ -1118,6 +1199,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    share_of_voice_api_topics_share_get: {
+        parameters: {
+            query?: {
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareOfVoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
