@@ -1,20 +1,52 @@
-"""The post feed's query: posts with their analyses, newest first, filtered, paged by offset or keyset."""
+"""The post feed's query: posts with their analyses, newest first, filtered, paged by offset or keyset, and
+searched (``q``: the topics' query syntax, through the search index, matched words highlighted)."""
 
 import asyncio
 import hashlib
+import html
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, literal, literal_column, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.backend.aggregation import Filters, SentimentAggregator
 from services.backend.cache import AnswerCache
 from services.backend.errors import UnknownCursor
 from services.backend.schemas import Analysis, Post, Posts
-from services.common.db.models import PostId, PostTopic, SentimentAnalysis, SocialMediaPost
+from services.common.db.models import (
+    TEXT_SEARCH,
+    TEXT_VECTOR,
+    PostId,
+    PostTopic,
+    SentimentAnalysis,
+    SocialMediaPost,
+    its_post,
+)
 from services.common.labels import Emotion, Sentiment
+
+SEARCH_TOTAL_CAP = 10_000  # a search's total is exact up to here
+
+
+def _vector() -> Any:
+    """A post's text as the search index holds it (models.py, ix_social_media_posts_search)."""
+    return getattr(func, TEXT_VECTOR)(SocialMediaPost.content)
+
+
+# ts_headline marks the matches, and leaves the text as it is: they are marked with two control characters
+# (taken out of the text first), the text is HTML-escaped here, then the marks become <b> and </b>.
+_START, _STOP = "\x02", "\x03"
+
+
+def _headline(query: "FeedQuery") -> Any:
+    text = func.translate(SocialMediaPost.content, _START + _STOP, "")
+    options = f'StartSel="{_START}", StopSel="{_STOP}", HighlightAll=true'  # unquoted, they read as spaces
+    return func.ts_headline(literal_column(f"'{TEXT_SEARCH}'::regconfig"), text, query.tsquery(), options)
+
+
+def _highlighted(headline: str) -> str:
+    return html.escape(headline, quote=False).replace(_START, "<b>").replace(_STOP, "</b>")
 
 
 @dataclass(frozen=True)
@@ -29,6 +61,7 @@ class FeedQuery:
     end_date: datetime | None
     before: str | None  # a post_id: only posts older than it
     topic: int | None = None  # only posts tagged with it
+    q: str | None = None  # a search: websearch_to_tsquery syntax, checked (services/backend/topics.py)
 
     def filters(self) -> Filters:
         return Filters(
@@ -46,7 +79,12 @@ class FeedQuery:
             where.append(SocialMediaPost.created_at >= self.start_date)
         if self.end_date:
             where.append(SocialMediaPost.created_at <= self.end_date)
+        if self.q:
+            where.append(_vector().op("@@")(self.tsquery()))
         return where
+
+    def tsquery(self) -> Any:
+        return func.websearch_to_tsquery(literal_column(f"'{TEXT_SEARCH}'::regconfig"), self.q)
 
     def where_analysis(self) -> list[ColumnElement[bool]]:
         """The conditions on their analyses."""
@@ -70,9 +108,18 @@ async def page(
     ``before``, each offset, each limit) shares it."""
 
     async def count() -> bytes:
+        if query.q:  # no rollup counts a search: the matches, up to one past the cap
+            async with reads.connect() as conn:
+                capped = select(SocialMediaPost.post_id).where(*query.where())
+                if query.sentiment or query.emotion:
+                    capped = capped.join(SentimentAnalysis, its_post()).where(*query.where_analysis())
+                found = await conn.scalar(
+                    select(func.count()).select_from(capped.limit(SEARCH_TOTAL_CAP + 1).subquery())
+                )
+            return str(found or 0).encode()
         return str(await aggregator.total(query.filters())).encode()
 
-    filters = repr(query.filters()).encode()
+    filters = repr((query.filters(), query.q)).encode()
     key = hashlib.sha1(filters, usedforsecurity=False).hexdigest()
     # The total (from the rollup) is counted on another connection while the page is read.
     counting = asyncio.create_task(
@@ -85,6 +132,8 @@ async def page(
         kept = int(await counting)
     # A total kept from a moment ago may count fewer posts than the page now holds.
     total = max(kept, query.offset + len(found))
+    capped = bool(query.q) and total > SEARCH_TOTAL_CAP
+    total = min(total, SEARCH_TOTAL_CAP) if query.q else total
     asked = {
         "source": query.source,
         "lang": query.lang,
@@ -94,8 +143,16 @@ async def page(
         "end_date": query.end_date,
         "before": query.before,
         "topic": query.topic,
+        "q": query.q,
     }
-    return Posts(posts=found, total=total, limit=query.limit, offset=query.offset, filters=asked)
+    return Posts(
+        posts=found,
+        total=total,
+        total_is_lower_bound=capped,
+        limit=query.limit,
+        offset=query.offset,
+        filters=asked,
+    )
 
 
 async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: FeedQuery) -> list[Post]:
@@ -111,19 +168,24 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
         )
         upper = min(upper, anchor.created_at) if upper else anchor.created_at
         where.append(SocialMediaPost.created_at <= upper)  # implied by the OR, which prunes nothing
-    # Only the days that hold the page: the rollup says from when on enough posts match.
-    since = await aggregator.page_floor(query.filters(), query.offset + query.limit, upper)
-    if since is None:
-        return []
-    where.append(SocialMediaPost.created_at >= since)
+    # Only the days that hold the page: the rollup says from when on enough posts match (no rollup counts a
+    # search's matches: it reads from start_date on).
+    since = query.start_date
+    if not query.q:
+        since = await aggregator.page_floor(query.filters(), query.offset + query.limit, upper)
+        if since is None:
+            return []
+    if since is not None:
+        where.append(SocialMediaPost.created_at >= since)
     # The same bounds on the analyses, which their post's created_at implies: without them the planner
     # plans the look-up in every partition of the analyses (8 ms of planning for 0.8 ms of work at 30
     # days); with them, in the page's days alone.
-    days = [SentimentAnalysis.created_at >= since]
+    days = [SentimentAnalysis.created_at >= since] if since is not None else []
     if upper is not None:
         days.append(SentimentAnalysis.created_at <= upper)
     if query.topic:  # tagged with it, looked up in the page's days alone for the same reason
-        tag_days = [PostTopic.created_at >= since] + ([PostTopic.created_at <= upper] if upper else [])
+        tag_days = [PostTopic.created_at >= since] if since is not None else []
+        tag_days += [PostTopic.created_at <= upper] if upper else []
         tagged = select(PostTopic.post_id).where(
             PostTopic.topic_id == query.topic,
             PostTopic.post_id == SocialMediaPost.post_id,
@@ -158,6 +220,7 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
             analysis.c.confidence_score,
             analysis.c.emotion,
             analysis.c.model_name,
+            (_headline(query) if query.q else literal(None)).label("headline"),
         )
         .select_from(SocialMediaPost)
         .join(analysis, true())
@@ -175,6 +238,7 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
             created_at=r.created_at,
             lang=r.lang,
             url=r.url,
+            headline=_highlighted(r.headline) if r.headline is not None else None,
             sentiment=Analysis(
                 label=r.sentiment_label,
                 confidence=r.confidence_score,

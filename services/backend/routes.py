@@ -28,8 +28,8 @@ from services.backend.schemas import (
     Posts,
     Services,
 )
-from services.backend.topics import TopicFilter
-from services.common.db.models import SentimentAlert
+from services.backend.topics import TopicFilter, checked_query
+from services.common.db.models import TOPIC_QUERY_MAX_CHARS, SentimentAlert
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import LANG_PATTERN
@@ -151,14 +151,26 @@ async def posts(
             description="a post_id: only posts older than it (stable paging)",
         ),
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=TOPIC_QUERY_MAX_CHARS,
+            description="a search, in the topics' query syntax (docs/topics.md); each post's headline marks "
+            "the words matched",
+        ),
+    ] = None,
 ) -> Response:
     """Posts with their analyses, newest first (by ``created_at``). An unknown source matches nothing; an
     unknown label is a 422. ``before`` pages a live feed without skipping or repeating: pass the last
     post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
     share one query."""
     dates_in_order(start_date, end_date)
+    if q is not None:
+        async with backend.reads.connect() as conn:
+            q = await checked_query(conn, q, "q", "query")
     query = feed.FeedQuery(
-        limit, offset, source, lang, sentiment, emotion, start_date, end_date, before, topic
+        limit, offset, source, lang, sentiment, emotion, start_date, end_date, before, topic, q
     )
     return await backend.cache.response(
         request,

@@ -71,6 +71,9 @@ class Post(BaseModel):
         default=None, description='BCP 47 primary subtag, "und" when it could not be told; null: not recorded'
     )
     url: str | None = Field(default=None, description="the post at its source")
+    headline: str | None = Field(
+        default=None, description="with q: the content with each matched word in <b></b>, the rest escaped"
+    )
 
 
 class PostFilters(BaseModel):
@@ -84,11 +87,15 @@ class PostFilters(BaseModel):
     end_date: UtcDatetime | None
     before: str | None
     topic: int | None = None
+    q: str | None = None
 
 
 class Posts(BaseModel):
     posts: list[Post]
-    total: int = Field(description="Posts matching the filters (exact, counted from the rollup)")
+    total: int = Field(
+        description="Posts matching the filters (exact, counted from the rollup); with q, exact up to 10,000"
+    )
+    total_is_lower_bound: bool = Field(False, description="with q: more than 10,000 match (total is 10,000)")
     limit: int
     offset: int
     filters: PostFilters

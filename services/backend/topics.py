@@ -14,7 +14,7 @@ tags and counts first, and a deleted topic takes its tags and counts with it.
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy import delete, func, insert, select, text, update
@@ -53,19 +53,20 @@ _CHECK = text(
 )
 
 
-async def checked_query(conn: AsyncConnection, query: str) -> str:
+async def checked_query(
+    conn: AsyncConnection, query: str, field: str = "query", where: Literal["body", "query"] = "body"
+) -> str:
+    """The query, refused (422 naming ``field`` in ``where``) when it matches nothing or everything."""
     query = query.strip()
     found = (await conn.execute(_CHECK, {"config": TEXT_SEARCH, "query": query})).one()
     if found.tree == "":
-        raise InvalidParameter("query", "has no word to match: it is empty or only stop words", "body")
+        raise InvalidParameter(field, "has no word to match: it is empty or only stop words", where)
     if found.tree == "T":
         raise InvalidParameter(
-            "query",
-            "has no word a post must contain (-word alone matches almost every post): add one",
-            "body",
+            field, "has no word a post must contain (-word alone matches almost every post): add one", where
         )
     if found.terms > MAX_TERMS:
-        raise InvalidParameter("query", f"has {found.terms} terms: at most {MAX_TERMS}", "body")
+        raise InvalidParameter(field, f"has {found.terms} terms: at most {MAX_TERMS}", where)
     return query
 
 

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.backend import feed
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.models import TEXT_SEARCH, TEXT_VECTOR
 from services.common.db.roles import API_ROLE, WORKER_ROLE
@@ -373,3 +374,57 @@ async def test_share_of_voice_compares_the_topics_with_the_window_before(
         None,
     )
     assert (await api.get("/api/topics/share", params={"hours": 0})).status_code == 422
+
+
+async def test_search_finds_highlights_pages_and_caps_its_total(
+    api: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    posts = [*rows("q", days=2), replace(rows("x", days=1)[0], post_id="x-html", content="<script>cats</script> & Cats")]
+    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
+    try:
+        async with session_factory(workers)() as session:
+            await write(session, posts)
+    finally:
+        await workers.dispose()
+    span = {
+        "start_date": (NOW - timedelta(days=3)).isoformat(),
+        "end_date": (NOW + timedelta(days=1)).isoformat(),
+    }
+    found = (await api.get("/api/posts", params={"q": "cats -dogs", "limit": 100, **span})).json()
+    want = {f"q{day}-{i}" for day in range(2) for i in (6, 8, 9)} | {"x-html"}
+    assert {p["post_id"] for p in found["posts"]} == want
+    assert (found["total"], found["total_is_lower_bound"], found["filters"]["q"]) == (7, False, "cats -dogs")
+    times = [p["created_at"] for p in found["posts"]]
+    assert times == sorted(times, reverse=True), "newest first"
+    headlines = {p["post_id"]: p["headline"] for p in found["posts"]}
+    assert headlines["q0-6"] == "<b>cats</b> are great"
+    # escaped; PostgreSQL's parser reads <script> as a tag, and the word inside it as no match
+    assert headlines["x-html"] == "&lt;script&gt;cats&lt;/script&gt; &amp; <b>Cats</b>"
+    assert all(p["headline"] is None for p in (await api.get("/api/posts", params=span)).json()["posts"])
+
+    first = (await api.get("/api/posts", params={"q": "cats -dogs", "limit": 4, **span})).json()
+    rest = (
+        await api.get(
+            "/api/posts",
+            params={"q": "cats -dogs", "limit": 4, "before": first["posts"][-1]["post_id"], **span},
+        )
+    ).json()
+    assert [p["post_id"] for p in first["posts"] + rest["posts"]] == [p["post_id"] for p in found["posts"]]
+    phrase = (await api.get("/api/posts", params={"q": '"new phone"', **span})).json()
+    assert {p["post_id"] for p in phrase["posts"]} == {"q0-1", "q1-1"}
+    negative = (await api.get("/api/posts", params={"q": "cats", "sentiment": "negative", **span})).json()
+    assert {p["post_id"] for p in negative["posts"]} == {
+        f"q{day}-{i}" for day in range(2) for i in (6, 9)
+    } | {
+        "x-html"  # text 0's sentiment
+    }
+    assert negative["total"] == 5
+
+    monkeypatch.setattr(feed, "SEARCH_TOTAL_CAP", 3)
+    capped = (await api.get("/api/posts", params={"q": "cats", "limit": 2, "offset": 0, **span})).json()
+    assert (capped["total"], capped["total_is_lower_bound"]) == (3, True)
+
+    for q in ("the and of", "-cats", "x" * 501):
+        refused = await api.get("/api/posts", params={"q": q})
+        assert refused.status_code == 422, q
+        assert refused.json()["detail"][0]["loc"] == ["query", "q"]

@@ -513,6 +513,11 @@ export interface components {
             /** Created At */
             created_at: string;
             /**
+             * Headline
+             * @description with q: the content with each matched word in <b></b>, the rest escaped
+             */
+            headline?: string | null;
+            /**
              * Lang
              * @description BCP 47 primary subtag, "und" when it could not be told; null: not recorded
              */
@@ -541,6 +546,8 @@ export interface components {
             end_date: string | null;
             /** Lang */
             lang: string | null;
+            /** Q */
+            q?: string | null;
             /** Sentiment */
             sentiment: string | null;
             /** Source */
@@ -561,9 +568,15 @@ export interface components {
             posts: components["schemas"]["Post"][];
             /**
              * Total
-             * @description Posts matching the filters (exact, counted from the rollup)
+             * @description Posts matching the filters (exact, counted from the rollup); with q, exact up to 10,000
              */
             total: number;
+            /**
+             * Total Is Lower Bound
+             * @description with q: more than 10,000 match (total is 10,000)
+             * @default false
+             */
+            total_is_lower_bound: boolean;
         };
         /**
          * Sentiment
@@ -991,6 +1004,8 @@ export interface operations {
                 end_date?: string | null;
                 /** @description a post_id: only posts older than it (stable paging) */
                 before?: string | null;
+                /** @description a search, in the topics' query syntax (docs/topics.md); each post's headline marks the words matched */
+                q?: string | null;
                 /** @description only the posts tagged with this topic (its id) */
                 topic?: number | null;
             };
