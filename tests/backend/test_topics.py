@@ -18,7 +18,7 @@ from services.common.db.models import TEXT_SEARCH, TEXT_VECTOR
 from services.common.db.roles import API_ROLE, WORKER_ROLE
 from services.common.labels import Sentiment
 from services.common.settings import Settings
-from services.worker.store import write
+from services.worker.store import StoredPost, write
 from services.worker.tagging import backfill_step
 from tests.backend.conftest import client_for
 from tests.support import as_role
@@ -178,6 +178,16 @@ async def test_handles_hashtags_and_domains_are_read_as_written(session: AsyncSe
         assert found is matches, query
 
 
+async def store(settings: Settings, posts: list[StoredPost]) -> None:
+    """The posts stored (and tagged) as a worker stores them, as its role."""
+    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
+    try:
+        async with session_factory(workers)() as session:
+            await write(session, posts)
+    finally:
+        await workers.dispose()
+
+
 async def counted(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int(await conn.scalar(text("SELECT coalesce(sum(posts), 0) FROM topic_rollup")) or 0)
@@ -249,15 +259,8 @@ async def test_every_view_narrows_to_a_topic(
 ) -> None:
     """The posts, the aggregate at each period, the emotions and the distribution of a topic count exactly
     its tagged posts, from its rollup and its tags; an unknown topic is a 404 naming ``topic``."""
-    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
-    try:
-        made = (
-            await api.post("/api/topics", json={"name": "Cats", "query": "cats -dogs"}, headers=ADMIN)
-        ).json()
-        async with session_factory(workers)() as session:
-            await write(session, rows("v", days=3))  # tagged as stored
-    finally:
-        await workers.dispose()
+    made = (await api.post("/api/topics", json={"name": "Cats", "query": "cats -dogs"}, headers=ADMIN)).json()
+    await store(settings, rows("v", days=3))  # tagged as stored
     tagged = {f"v{day}-{i}" for day in range(3) for i in (6, 8, 9)}  # every source and language
     assert await tags(engine) == {made["id"]: tagged}
     span = {
@@ -329,12 +332,7 @@ async def test_share_of_voice_compares_the_topics_with_the_window_before(
         replace(rows("s", days=1)[i], post_id=f"s{n}", created_at=now - timedelta(hours=hours))
         for n, (i, hours) in enumerate(texts)
     ]
-    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
-    try:
-        async with session_factory(workers)() as session:
-            await write(session, posts)
-    finally:
-        await workers.dispose()
+    await store(settings, posts)
     answer = await api.get("/api/topics/share", params={"hours": 24})
     assert answer.status_code == 200, answer.text
     share = answer.json()
@@ -379,13 +377,11 @@ async def test_share_of_voice_compares_the_topics_with_the_window_before(
 async def test_search_finds_highlights_pages_and_caps_its_total(
     api: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    posts = [*rows("q", days=2), replace(rows("x", days=1)[0], post_id="x-html", content="<script>cats</script> & Cats")]
-    workers = create_engine(as_role(settings.database_url, WORKER_ROLE))
-    try:
-        async with session_factory(workers)() as session:
-            await write(session, posts)
-    finally:
-        await workers.dispose()
+    posts = [
+        *rows("q", days=2),
+        replace(rows("x", days=1)[0], post_id="x-html", content="<script>cats</script> & Cats"),
+    ]
+    await store(settings, posts)
     span = {
         "start_date": (NOW - timedelta(days=3)).isoformat(),
         "end_date": (NOW + timedelta(days=1)).isoformat(),
