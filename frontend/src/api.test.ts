@@ -20,14 +20,14 @@ function live(content: string): PostData {
   return {
     post_id: 'p-1', source: 'reddit', content, author: 'someone', created_at: '2026-11-29T10:00:00Z',
     sentiment_label: 'negative', confidence_score: 0.9, emotion: 'anger', model_name: 'm',
-    analyzed_at: '2026-11-29T10:00:01Z', lang: null, url: null,
+    analyzed_at: '2026-11-29T10:00:01Z', lang: null, url: null, topics: [],
   }
 }
 const LONG_AS_SENT = '🙂'.repeat(150) + 'a'.repeat(49) + '…'
 
 describe('a REST post', () => {
   it('is shown as its live event shows it: the same fields, the long content cut the same way', () => {
-    expect(fromApi(rest(LONG))).toEqual({ ...live(LONG_AS_SENT), analyzed_at: undefined })
+    expect(fromApi(rest(LONG))).toEqual({ ...live(LONG_AS_SENT), analyzed_at: undefined, topics: undefined })
   })
 
   it('keeps content of up to PREVIEW_CHARS characters whole, counting characters as Python does', () => {

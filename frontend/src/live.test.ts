@@ -24,7 +24,7 @@ function post(i: number): PostData {
   return {
     post_id: `p-${i}`, content: 'text', source: 'reddit', author: 'someone', created_at: '2026-11-29T10:00:00Z',
     sentiment_label: 'neutral', confidence_score: 0.5, emotion: 'joy', model_name: 'm', analyzed_at: '2026-11-29T10:00:01Z',
-    lang: null, url: null,
+    lang: null, url: null, topics: [],
   }
 }
 

@@ -20,6 +20,7 @@ function post(i: number, over: Partial<PostData> = {}): PostData {
     analyzed_at: new Date(T0 + i * 1000).toISOString(),
     lang: null,
     url: null,
+    topics: [],
     ...over,
   }
 }

@@ -31,7 +31,7 @@ export type Distribution = Pick<Schemas['Distribution'], 'distribution' | 'total
 
 /** A post as the feed shows it: the `post` event's data, or a REST post flattened to it (api.ts `fromApi`),
  * which has no `analyzed_at`. */
-export type FeedPost = Omit<PostData, 'analyzed_at'> & Partial<Pick<PostData, 'analyzed_at'>>
+export type FeedPost = Omit<PostData, 'analyzed_at' | 'topics'> & Partial<Pick<PostData, 'analyzed_at' | 'topics'>>
 
 /** What the alert rule writes in an alert's free-form `details` (services/backend/alerts.py). */
 export interface AlertDetails {

@@ -15,6 +15,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from services.backend import errors, ingest, limits, routes, topics
 from services.backend.access import live_refusal
 from services.backend.deps import Backend
+from services.backend.topics import subscribed_topics
 from services.common.processes import frozen_heap
 from services.common.redis import REDIS_DOWN
 from services.common.settings import Settings, get_settings
@@ -57,8 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def live(socket: WebSocket) -> None:
         """``connected``, then every ``post`` and ``alert`` event as it arrives and a ``metrics_update``
         every WS_METRICS_INTERVAL_S. With API_KEY set, pass a ticket from ``POST /api/live/ticket`` as
-        ``?ticket=`` (or the key in X-API-Key). Refused at the handshake: 403 (a foreign origin, no key or
-        ticket), 503 (WS_MAX_CLIENTS reached, or Redis away to check the ticket)."""
+        ``?ticket=`` (or the key in X-API-Key). ``?topic=<id>`` (repeatable) subscribes to those topics: of the
+        posts, only theirs are sent. Refused at the handshake: 403 (a foreign origin, no key or ticket), 404 (a
+        topic that is none), 422 (a topic id that is no id), 503 (WS_MAX_CLIENTS reached, or Redis away to
+        check the ticket)."""
         b: Backend = socket.app.state.backend
         if b.hub.full:
             await _refuse(
@@ -73,7 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if why is not None:
             await _refuse(socket, b, 403, "unauthenticated", why)
             return
-        await b.hub.serve(socket)
+        try:
+            topics = await subscribed_topics(b, socket.query_params.getlist("topic"))
+        except HTTPException as refusal:
+            await _refuse(socket, b, refusal.status_code, "topic", str(refusal.detail))
+            return
+        await b.hub.serve(socket, topics)
 
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False

@@ -22,6 +22,7 @@ from services.common.events import (
     ConnectedEvent,
     MetricsUpdateEvent,
     MetricsWindows,
+    PostEvent,
     ResyncEvent,
     SentimentCounts,
     encode_event,
@@ -55,10 +56,15 @@ class SilentSubscription(redis.exceptions.ConnectionError):
 class Client:
     """One WebSocket: its queue of event texts, drained by its own task."""
 
-    def __init__(self, socket: WebSocket, capacity: int) -> None:
+    def __init__(self, socket: WebSocket, capacity: int, topics: frozenset[int] = frozenset()) -> None:
         self.socket = socket
         self.queue: asyncio.Queue[str] = asyncio.Queue(capacity)
         self.dropped = asyncio.Event()
+        self.topics = topics  # the topics it subscribed to: only their posts reach it (none: every post)
+
+    def wants(self, topics: list[int] | None) -> bool:
+        """Whether an event reaches this client: every event but a post of none of its topics."""
+        return topics is None or not self.topics or not self.topics.isdisjoint(topics)
 
     def offer(self, text: str) -> bool:
         """Queue an event; False (and the client marked dropped) when the queue is full."""
@@ -139,8 +145,11 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.redis.aclose()
 
-    def broadcast(self, text: str) -> None:
+    def broadcast(self, text: str, topics: list[int] | None = None) -> None:
+        """Offer an event to every client that wants it (``topics``: a post's, which narrow who gets it)."""
         for client in list(self.clients):
+            if not client.wants(topics):
+                continue
             if not client.offer(text):
                 self.dropped.inc()
                 self.clients.discard(client)
@@ -213,7 +222,7 @@ class Hub:
         # Re-encoded rather than the text as published: the clients get this version's shapes only (the
         # fields a newer replica added, which this version's dashboard would not read, are left out) and
         # nothing the channel carried that the contract does not say. One encode per event, not per client.
-        self.broadcast(encode_event(event))
+        self.broadcast(encode_event(event), event.data.topics if isinstance(event, PostEvent) else None)
         self.relayed.labels(event.type).inc()
 
     def _drop(self, exc: ValidationError) -> None:
@@ -269,18 +278,19 @@ class Hub:
     def full(self) -> bool:
         return self.admitted >= self.max_clients
 
-    async def serve(self, socket: WebSocket) -> None:
-        """One client from accept to close: ``connected``, then the events, until it leaves or is dropped.
-        Counted against the cap from its first step, before the accept."""
+    async def serve(self, socket: WebSocket, topics: frozenset[int] = frozenset()) -> None:
+        """One client from accept to close: ``connected``, then the events (the posts of ``topics`` alone,
+        if any), until it leaves or is dropped. Counted against the cap from its first step, before the
+        accept."""
         self.admitted += 1
         try:
-            await self._serve(socket)
+            await self._serve(socket, topics)
         finally:
             self.admitted -= 1
 
-    async def _serve(self, socket: WebSocket) -> None:
+    async def _serve(self, socket: WebSocket, topics: frozenset[int]) -> None:
         await socket.accept()
-        client = Client(socket, self.capacity)
+        client = Client(socket, self.capacity, topics)
         client.offer(
             encode_event(ConnectedEvent(message="connected to sentiment_updates", timestamp=utcnow()))
         )

@@ -23,7 +23,7 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from services.backend.access import admin_token, api_key
 from services.backend.aggregation import SENTIMENTS, TICK, percentages
-from services.backend.deps import BackendDep
+from services.backend.deps import Backend, BackendDep
 from services.backend.errors import InvalidParameter
 from services.backend.schemas import (
     Backfill,
@@ -90,6 +90,23 @@ async def known_topic(
 
 
 TopicFilter = Annotated[int | None, Depends(known_topic)]
+MAX_SUBSCRIBED = 50  # topics a live client may subscribe to
+
+
+async def subscribed_topics(backend: Backend, given: list[str]) -> frozenset[int]:
+    """The topics a WebSocket client names (``?topic=``): 422 for one that is no id or past MAX_SUBSCRIBED,
+    404 for an id naming no topic."""
+    if len(given) > MAX_SUBSCRIBED:
+        raise HTTPException(422, f"topic: at most {MAX_SUBSCRIBED} topics")
+    if not all(g.isascii() and g.isdigit() and 1 <= int(g) < 2**31 for g in given):
+        raise HTTPException(422, "topic: each is a topic's id (an integer from 1)")
+    ids = frozenset(int(g) for g in given)
+    if ids:
+        async with backend.reads.connect() as conn:
+            found = set((await conn.execute(select(Topic.id).where(Topic.id.in_(ids)))).scalars())
+        if missing := sorted(ids - found):
+            raise HTTPException(404, f"topic: no topic {', '.join(map(str, missing))}")
+    return ids
 
 
 def _languages(languages: list[str] | None) -> list[str] | None:

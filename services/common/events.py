@@ -40,6 +40,7 @@ class PostData(_Shape):
     analyzed_at: UtcDatetime
     lang: str | None = None  # BCP 47 primary subtag, "und" when it could not be told; None: not recorded
     url: str | None = None  # the post at its source
+    topics: list[int] = Field(default_factory=list)  # the ids of the topics it matched, in order
 
 
 class DeletedData(_Shape):

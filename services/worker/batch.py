@@ -74,6 +74,7 @@ def event_of(row: StoredPost) -> PostData:
         analyzed_at=row.analyzed_at,
         lang=row.lang,
         url=row.url,
+        topics=list(row.topics),
     )
 
 

@@ -11,7 +11,7 @@ own first, so that each waits for the other's transaction on that row, and which
 what the first did (docs/pipeline.md, "Deletes")."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import delete as sql_delete
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.common.db.models import PostId, PostTombstone, SentimentAnalysis, SocialMediaPost
+from services.common.db.models import PostId, PostTombstone, PostTopic, SentimentAnalysis, SocialMediaPost
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import DeleteMessage
 from services.worker.tagging import tag
@@ -42,6 +42,7 @@ class StoredPost:
     analyzed_at: datetime
     lang: str | None = None
     url: str | None = None
+    topics: tuple[int, ...] = ()  # the topics it is tagged with, in order (not a column of the posts)
 
 
 POST_COLUMNS = ("post_id", "source", "content", "author", "created_at", "ingested_at", "lang", "url")
@@ -75,13 +76,34 @@ async def stored(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, St
         )
         .where(PostId.post_id.in_(post_ids))
     )
+    found = rows.all()
+    tagged = await _topics_of(session, [(post.post_id, post.created_at) for post, _ in found])
     return {
         post.post_id: StoredPost(
             **{name: getattr(post, name) for name in POST_COLUMNS},
             **{name: getattr(analysis, name) for name in ANALYSIS_COLUMNS[2:]},
+            topics=tuple(tagged.get(post.post_id, ())),
         )
-        for post, analysis in rows
+        for post, analysis in found
     }
+
+
+async def _topics_of(session: AsyncSession, keys: list[tuple[str, datetime]]) -> dict[str, list[int]]:
+    """The topics of the stored posts (post_id, created_at), each post's in order."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(PostTopic.post_id, PostTopic.topic_id)
+        .where(
+            PostTopic.post_id.in_({k for k, _ in keys}),
+            PostTopic.created_at.in_({at for _, at in keys}),  # their days' partitions alone
+        )
+        .order_by(PostTopic.topic_id)
+    )
+    topics: dict[str, list[int]] = {}
+    for row in rows.mappings():
+        topics.setdefault(row["post_id"], []).append(row["topic_id"])
+    return topics
 
 
 # Compiled once and cached; executed with a list of rows, SQLAlchemy sends them as multi-row INSERTs
@@ -177,7 +199,11 @@ async def write_or_find(
     """Store the rows; returns them as stored (ours, and those another worker stored between our look-up
     and our write), and the post_ids not stored because their source deleted them."""
     written = await write(session, rows)
-    found = {row.post_id: row for row in rows if row.post_id in written.inserted}
+    found = {
+        row.post_id: replace(row, topics=tuple(written.topics.get(row.post_id, ())))
+        for row in rows
+        if row.post_id in written.inserted
+    }
     others = [row.post_id for row in rows if row.post_id not in written.inserted | written.deleted]
     if others:
         found |= await stored(session, others)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -410,3 +411,42 @@ async def test_what_is_not_an_event_is_dropped_and_counted_and_an_unknown_field_
             assert f'websocket_events_dropped_total{{reason="{reason}"}} 2.0' in metrics
         assert 'websocket_events_relayed_total{type="post"} 1.0' in metrics
         await client.close()
+
+
+async def test_a_client_subscribed_to_topics_gets_their_posts_and_every_other_event(
+    server: str, redis: aioredis.Redis, names: RedisNames, session: AsyncSession
+) -> None:
+    """``?topic=`` narrows the posts to those topics' (each post event names its topics); an unknown topic
+    is refused at the handshake (404), an id that is no id too (422)."""
+    ids = [
+        await session.scalar(
+            text("INSERT INTO topics (name, query) VALUES (:n, 'cats') RETURNING id"), {"n": n}
+        )
+        for n in ("a", "b")
+    ]
+    await session.commit()
+    narrowed = await listen(server, f"?topic={ids[0]}")
+    everything = await listen(server)
+    await wait_subscribed(redis, names)
+
+    def tagged(i: int, topics: list[int]) -> str:
+        event = parse_event(post_event(i))
+        assert isinstance(event, PostEvent)
+        return encode_event(PostEvent(data=event.data.model_copy(update={"topics": topics})))
+
+    for i, topics in enumerate([[], [ids[1]], [ids[0], ids[1]], [ids[0]]]):
+        await redis.publish(names.channel, tagged(i, topics))
+    await redis.publish(names.channel, encode_event(ResyncEvent(reason="a test", timestamp=NOW)))
+    got = [(await next_of(narrowed, "post"))["data"] for _ in range(2)]
+    assert [(d["post_id"], d["topics"]) for d in got] == [("live-2", ids), ("live-3", [ids[0]])]  # type: ignore[index]
+    assert (await next_of(narrowed, "resync"))["type"] == "resync"
+    assert [(await next_of(everything, "post"))["data"]["post_id"] for _ in range(4)] == [  # type: ignore[index]
+        f"live-{i}" for i in range(4)
+    ]
+    await narrowed.close()
+    await everything.close()
+
+    for query, status in ((f"?topic={ids[1] + 1}", 404), ("?topic=x", 422), ("?topic=0", 422)):
+        with pytest.raises(InvalidStatus) as refused:
+            await listen(server, query)
+        assert refused.value.response.status_code == status, query

@@ -100,8 +100,19 @@ async def test_posts_come_newest_first_in_the_contract_shape(
     assert (body["limit"], body["offset"]) == (5, 0)
     assert [p["post_id"] for p in body["posts"]] == ["api-1", "api-0", "api-2", "api-3", "api-4"]
     first = body["posts"][0]
-    assert set(first) == {"post_id", "source", "content", "author", "created_at", "sentiment", "lang", "url"}
+    assert set(first) == {
+        "post_id",
+        "source",
+        "content",
+        "author",
+        "created_at",
+        "sentiment",
+        "lang",
+        "url",
+        "headline",
+    }
     assert (first["lang"], first["url"]) == ("fr", "https://example.social/@user1/1")
+    assert first["headline"] is None  # a search's alone
     assert first["sentiment"] == {
         "label": "negative",
         "confidence": 0.51,

@@ -31,6 +31,7 @@ POST = {
         "analyzed_at": "2026-11-28T16:00:01.250000Z",
         "lang": "en",
         "url": "https://www.reddit.com/r/test/comments/rd42/",
+        "topics": [3, 7],
     },
 }
 DELETED = {

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.db.engine import create_engine, session_factory
 from services.common.db.roles import WORKER_ROLE
+from services.common.events import PostEvent
 from services.common.labels import Emotion, Sentiment
 from services.common.messages import DeleteMessage
 from services.common.names import RedisNames
@@ -199,6 +200,7 @@ async def test_a_running_worker_backfills_a_topic_and_tags_what_it_reads(
     names: RedisNames,
     worker_engine: AsyncEngine,
     engine: AsyncEngine,
+    events: list[PostEvent],
 ) -> None:
     async with session_factory(worker_engine)() as session:
         await write(session, rows("d", days=2))
@@ -210,3 +212,10 @@ async def test_a_running_worker_backfills_a_topic_and_tags_what_it_reads(
     assert await tags(engine) == {ids["launch"]: by_topic(ids, "d", days=2)[ids["launch"]] | {"p1"}}
     await assert_exact(engine)
     assert worker.metrics.registry.get_sample_value("worker_topic_tags_backfilled_total") == 4
+    # each post event names its topics; a redelivered post's event too, read from its stored tags
+    await until(lambda: len(events) >= 2, what="the posts' events")
+    assert {e.data.post_id: e.data.topics for e in events} == {"p1": [ids["launch"]], "p2": []}
+    async with Running(worker_settings):
+        await add(redis, names, post(1, content="so much #PhoneLaunch news"))
+        await until(lambda: len(events) >= 3, what="the redelivered post's event")
+    assert (events[-1].data.post_id, events[-1].data.topics) == ("p1", [ids["launch"]])

@@ -25,6 +25,7 @@ export interface PostData {
   post_id: string;
   sentiment_label: Sentiment;
   source: string;
+  topics: number[];
   url: string | null;
 }
 /**
