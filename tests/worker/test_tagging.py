@@ -3,6 +3,7 @@ it matches (hashtags, handles, domains and phrases as people write them, narrowe
 a redelivered batch and a deleted post keep the counts exact, and a topic made later is backfilled, a day a
 step, to the same tags and counts, by a running worker too. "Exact" is a count over the retained posts, made here independently."""
 
+import importlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -219,3 +220,28 @@ async def test_a_running_worker_backfills_a_topic_and_tags_what_it_reads(
         await add(redis, names, post(1, content="so much #PhoneLaunch news"))
         await until(lambda: len(events) >= 3, what="the redelivered post's event")
     assert (events[-1].data.post_id, events[-1].data.topics) == ("p1", [ids["launch"]])
+
+
+async def test_the_text_vector_is_the_one_migration_0007_made(engine: AsyncEngine) -> None:
+    """Migration 0009's faster function gives migration 0007's vector, hosts or not."""
+    first = importlib.import_module("services.common.db.migrations.versions.0007_topics")
+
+    texts = [c for c, _, _ in TEXTS] + [
+        "e.g. this",
+        "end.Next",
+        "a..b",
+        "mail me@example.org",
+        "x.y.z.example.co.uk",
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(first.VECTOR_FUNCTION.replace("FUNCTION listening_vector", "FUNCTION pg_temp.old_vector"))
+        )
+        rows = await conn.execute(
+            text(
+                "SELECT c, listening_vector(c)::text, pg_temp.old_vector(c)::text FROM unnest(CAST(:t AS text[])) AS c"
+            ),
+            {"t": texts},
+        )
+        differ = [(c, new, old) for c, new, old in rows if new != old]
+    assert differ == []
