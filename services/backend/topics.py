@@ -35,7 +35,7 @@ from services.backend.schemas import (
     Topics,
     TopicShare,
 )
-from services.common.db.models import TEXT_SEARCH, TOPIC_LOCK, PostId, PostTopic, Topic, TopicRollup
+from services.common.db.models import TEXT_SEARCH, TOPIC_LOCK, PostTopic, Topic, TopicRollup, stored_span
 from services.common.messages import primary_subtag
 from services.common.timestamps import utcnow
 
@@ -134,8 +134,8 @@ Span = tuple[datetime | None, datetime | None]
 
 async def _span(conn: AsyncConnection) -> Span:
     """The oldest and newest stored posts' times."""
-    row = (await conn.execute(select(func.min(PostId.created_at), func.max(PostId.created_at)))).one()
-    return row[0], row[1]
+    row = (await conn.execute(stored_span())).one()
+    return row.oldest, row.newest
 
 
 def _backfill(row: Any, span: Span) -> Backfill:

@@ -25,7 +25,7 @@ from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.db.models import TOPIC_LOCK
+from services.common.db.models import TOPIC_LOCK, stored_span
 from services.worker.outage import is_outage
 
 if TYPE_CHECKING:
@@ -86,8 +86,6 @@ async def tag(conn: AsyncConnection, rows: Sequence["StoredPost"]) -> dict[str, 
     return {post_id: sorted(ids) for post_id, ids in topics.items()}
 
 
-# The oldest and newest posts stored (post_ids: an index on created_at, two look-ups).
-_SPAN = text("SELECT min(created_at) AS oldest, max(created_at) AS newest FROM post_ids")
 _DUE = text(
     "SELECT id, revision, backfill_before FROM topics WHERE backfilled < revision ORDER BY id LIMIT 1"
     " FOR UPDATE SKIP LOCKED"
@@ -125,7 +123,7 @@ async def backfill_step(conn: AsyncConnection) -> Step | None:
         due = (await conn.execute(_DUE)).first()
         if due is None:
             return None
-        span = (await conn.execute(_SPAN)).one()
+        span = (await conn.execute(stored_span())).one()
         before = due.backfill_before or (span.newest + TICK if span.newest else None)
         if before is None or span.oldest is None or before <= span.oldest:
             await conn.execute(_FINISH, {"revision": due.revision, "topic": due.id})

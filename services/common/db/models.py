@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY
@@ -85,6 +86,12 @@ class PostId(Base):
 
     post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcTime, index=True)
+
+
+def stored_span() -> Any:
+    """The oldest and newest stored posts' ``created_at`` (``oldest``, ``newest``): two look-ups in the
+    registry's index, where a scan of the posts would read every partition."""
+    return select(func.min(PostId.created_at).label("oldest"), func.max(PostId.created_at).label("newest"))
 
 
 class SocialMediaPost(Base):
