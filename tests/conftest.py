@@ -64,9 +64,8 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_ids, post_tombstones, sentiment_alerts, "
-                "topics, "
-                "dead_letters RESTART IDENTITY CASCADE"
+                "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_terms, post_ids, post_tombstones,"
+                " sentiment_alerts, topics, dead_letters RESTART IDENTITY CASCADE"
             )
         )
 

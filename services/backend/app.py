@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from services.backend import errors, ingest, limits, routes, topics
+from services.backend import errors, ingest, limits, routes, topics, voices
 from services.backend.access import live_refusal
 from services.backend.deps import Backend
 from services.backend.topics import subscribed_topics
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(ingest.router)
     app.include_router(topics.router)
+    app.include_router(voices.router)
 
     @app.websocket("/ws/sentiment")
     async def live(socket: WebSocket) -> None:

@@ -292,3 +292,32 @@ class ShareOfVoice(BaseModel):
     end_date: UtcDatetime
     total: int = Field(description="the sum of every topic's posts (a post in two topics counts in both)")
     topics: list[TopicShare] = Field(description="every topic, the most posts first")
+
+
+class _Voice(BaseModel):
+    posts: int = Field(description="its posts in the topic in the window")
+    sentiment: SentimentTotals
+    net_sentiment: float | None = Field(description="(positive - negative) / posts")
+
+
+class AuthorCount(_Voice):
+    author: str
+
+
+class HashtagCount(_Voice):
+    hashtag: str = Field(description="lowercased, with its #")
+
+
+class _TopicWindow(BaseModel):
+    topic: int
+    hours: int
+    start_date: UtcDatetime
+    end_date: UtcDatetime
+
+
+class TopicAuthors(_TopicWindow):
+    authors: list[AuthorCount] = Field(description="the most posts first (ties by name)")
+
+
+class TopicHashtags(_TopicWindow):
+    hashtags: list[HashtagCount] = Field(description="the most posts first (ties by hashtag)")

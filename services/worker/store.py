@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -114,6 +114,14 @@ _INSERT_POSTS = insert(SocialMediaPost).returning(SocialMediaPost.post_id)
 _INSERT_ANALYSES = insert(SentimentAnalysis).returning(SentimentAnalysis.post_id)
 
 
+# Each post's hashtags and mentions, as migration 0010's post_terms(content) finds them.
+_INSERT_TERMS = text("""
+INSERT INTO post_terms (post_id, created_at, term)
+SELECT p.post_id, p.created_at, t.term
+FROM unnest(CAST(:post_id AS text[]), CAST(:created_at AS timestamptz[]), CAST(:content AS text[]))
+    AS p (post_id, created_at, content),
+LATERAL post_terms(p.content) AS t (term)
+""")
 _TOMBSTONE = insert(PostTombstone).on_conflict_do_nothing(index_elements=[PostTombstone.post_id])
 
 
@@ -125,7 +133,7 @@ class Written:
 
 
 async def write(session: AsyncSession, rows: Sequence[StoredPost]) -> Written:
-    """Insert each post with its analysis and its topic tags in one transaction, but for posts with a
+    """Insert each post with its analysis, its terms and its topic tags in one transaction, but for posts with a
     tombstone; a post_id another writer stored first is skipped, and left to the caller to compare."""
     if not rows:
         return Written(set(), set())
@@ -144,6 +152,14 @@ async def write(session: AsyncSession, rows: Sequence[StoredPost]) -> Written:
             await conn.execute(_INSERT_POSTS, [{n: getattr(row, n) for n in POST_COLUMNS} for row in kept])
             await conn.execute(
                 _INSERT_ANALYSES, [{n: getattr(row, n) for n in ANALYSIS_COLUMNS} for row in kept]
+            )
+            await conn.execute(
+                _INSERT_TERMS,
+                {
+                    "post_id": [r.post_id for r in kept],
+                    "created_at": [r.created_at for r in kept],
+                    "content": [r.content for r in kept],
+                },
             )
             topics = await tag(conn, kept)
     return Written(new, deleted, topics)

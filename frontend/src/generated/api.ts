@@ -237,6 +237,46 @@ export interface paths {
         patch: operations["change_topic_api_topics__topic_id__patch"];
         trace?: never;
     };
+    "/api/topics/{topic_id}/authors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Topic Authors
+         * @description The topic's top authors over the last ``hours``.
+         */
+        get: operations["topic_authors_api_topics__topic_id__authors_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/topics/{topic_id}/hashtags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Topic Hashtags
+         * @description The topic's top hashtags over the last ``hours``: a post counts once for each of its hashtags.
+         */
+        get: operations["topic_hashtags_api_topics__topic_id__hashtags_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -298,6 +338,22 @@ export interface components {
             label: components["schemas"]["Sentiment"];
             /** Model Name */
             model_name: string;
+        };
+        /** AuthorCount */
+        AuthorCount: {
+            /** Author */
+            author: string;
+            /**
+             * Net Sentiment
+             * @description (positive - negative) / posts
+             */
+            net_sentiment: number | null;
+            /**
+             * Posts
+             * @description its posts in the topic in the window
+             */
+            posts: number;
+            sentiment: components["schemas"]["SentimentTotals"];
         };
         /**
          * Backfill
@@ -407,6 +463,25 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** HashtagCount */
+        HashtagCount: {
+            /**
+             * Hashtag
+             * @description lowercased, with its #
+             */
+            hashtag: string;
+            /**
+             * Net Sentiment
+             * @description (positive - negative) / posts
+             */
+            net_sentiment: number | null;
+            /**
+             * Posts
+             * @description its posts in the topic in the window
+             */
+            posts: number;
+            sentiment: components["schemas"]["SentimentTotals"];
         };
         /** Health */
         Health: {
@@ -729,6 +804,22 @@ export interface components {
             /** Total Posts */
             total_posts: number;
         };
+        /** TopicAuthors */
+        TopicAuthors: {
+            /**
+             * Authors
+             * @description the most posts first (ties by name)
+             */
+            authors: components["schemas"]["AuthorCount"][];
+            /** End Date */
+            end_date: string;
+            /** Hours */
+            hours: number;
+            /** Start Date */
+            start_date: string;
+            /** Topic */
+            topic: number;
+        };
         /**
          * TopicFields
          * @description What a topic is made of; PATCH sends only what changes.
@@ -751,6 +842,22 @@ export interface components {
              * @description only posts of these sources; null or absent: every source
              */
             sources?: string[] | null;
+        };
+        /** TopicHashtags */
+        TopicHashtags: {
+            /** End Date */
+            end_date: string;
+            /**
+             * Hashtags
+             * @description the most posts first (ties by hashtag)
+             */
+            hashtags: components["schemas"]["HashtagCount"][];
+            /** Hours */
+            hours: number;
+            /** Start Date */
+            start_date: string;
+            /** Topic */
+            topic: number;
         };
         /** TopicOut */
         TopicOut: {
@@ -1397,6 +1504,94 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    topic_authors_api_topics__topic_id__authors_get: {
+        parameters: {
+            query?: {
+                /** @description the window: the last this many hours */
+                hours?: number;
+                /** @description how many, the most posts first */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the topic's id */
+                topic_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicAuthors"];
+                };
+            };
+            /** @description No such topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    topic_hashtags_api_topics__topic_id__hashtags_get: {
+        parameters: {
+            query?: {
+                /** @description the window: the last this many hours */
+                hours?: number;
+                /** @description how many, the most posts first */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the topic's id */
+                topic_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicHashtags"];
+                };
+            };
+            /** @description No such topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };

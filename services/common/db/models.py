@@ -262,6 +262,21 @@ class PostTopic(Base):
     confidence_score: Mapped[float] = mapped_column(Float)
 
 
+TERM_MAX_CHARS = 100
+
+
+class PostTerm(Base):
+    """A post's hashtag (``#phonelaunch``) or mention (``@alice.bsky.social``), lowercased, as migration
+    0010's ``post_terms(content)`` finds them; written with its post, deleted with it."""
+
+    __tablename__ = "post_terms"
+    __table_args__ = (PARTITIONED_BY_DAY,)
+
+    post_id: Mapped[str] = mapped_column(String(POST_ID_MAX_CHARS), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTime, primary_key=True)
+    term: Mapped[str] = mapped_column(String(TERM_MAX_CHARS), primary_key=True)
+
+
 class TopicRollup(Base):
     """``sentiment_rollup`` per topic: the tags counted by bucket, kept by migration 0008's triggers."""
 

@@ -1,4 +1,4 @@
-"""Posts, analyses and topic tags in one partition per UTC day of ``created_at``, and the maintenance that
+"""Posts, analyses, topic tags and terms in one partition per UTC day of ``created_at``, and the maintenance that
 keeps them: days made ahead, days past RETENTION_DAYS dropped, both rollups' buckets past
 ROLLUP_RETENTION_DAYS deleted.
 
@@ -12,8 +12,8 @@ leaves). Nothing it does blocks a write (docs/storage.md, measured in benchmarks
 
 - a day is made as a table of its own, given the CHECK constraint of its bounds, then ATTACHed: the attach
   takes only a SHARE UPDATE EXCLUSIVE lock on the parent, and the constraint spares it the scan;
-- a day is dropped by DETACH ... CONCURRENTLY, then DROP of the table it leaves: tags and analyses before
-  posts, so none outlives its post. A detach that was interrupted is finished (FINALIZE) on the next run, and
+- a day is dropped by DETACH ... CONCURRENTLY, then DROP of the table it leaves: terms, tags and analyses
+  before posts, so none outlives its post. A detach that was interrupted is finished (FINALIZE) on the next run, and
   the table dropped if its day is past, attached again if not.
 - ``post_ids``, the registry that keeps a post_id stored once, forgets the dropped days' ids afterwards;
   ``post_tombstones`` forgets the deletes older than TOMBSTONE_DAYS.
@@ -40,9 +40,9 @@ from services.common.settings import Settings
 
 log = logging.getLogger("partitions")
 
-POSTS, ANALYSES, TAGS = "social_media_posts", "sentiment_analysis", "post_topics"
-# Dropped in this order (an analysis or a topic tag never outlives its post); made in the reverse one.
-PARTITIONED = (TAGS, ANALYSES, POSTS)
+POSTS, ANALYSES, TAGS, TERMS = "social_media_posts", "sentiment_analysis", "post_topics", "post_terms"
+# Dropped in this order (an analysis, a topic tag or a term never outlives its post); made in the reverse one.
+PARTITIONED = (TERMS, TAGS, ANALYSES, POSTS)
 DAY = timedelta(days=1)
 # Days made ahead of today: a post may be dated up to an hour ahead, and maintenance may miss a run or two.
 AHEAD_DAYS = 3
@@ -52,7 +52,7 @@ DROP_GRACE = timedelta(hours=1)
 # Maintenance's advisory lock (an arbitrary key of this platform's: "sl-parts").
 LOCK_KEY = 0x736C_7061_7274
 FORGET_BATCH = 10_000
-_NAME = re.compile(rf"^({POSTS}|{ANALYSES}|{TAGS})_(\d{{8}})$")
+_NAME = re.compile(rf"^({'|'.join(PARTITIONED)})_(\d{{8}})$")
 
 
 def partition_name(table: str, day: date) -> str:

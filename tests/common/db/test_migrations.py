@@ -21,6 +21,7 @@ TABLES = {
     "topics",
     "post_topics",
     "topic_rollup",
+    "post_terms",
 }
 
 
@@ -80,6 +81,7 @@ def test_the_command_creates_the_database_and_migrates_up_and_down(scratch_url: 
         ("post_tombstones", ("post_id",)),
         ("sentiment_rollup", ("grain", "bucket", "source", "lang", "sentiment_label", "emotion")),
         ("post_topics", ("post_id", "created_at", "topic_id")),
+        ("post_terms", ("post_id", "created_at", "term")),
         ("topic_rollup", ("topic_id", "grain", "bucket", "source", "lang", "sentiment_label", "emotion")),
     } <= found["keys"]  # type: ignore[operator]
     # the partitions of the retention window (30 days by default), and three days ahead, for the three tables
@@ -108,17 +110,14 @@ def test_an_unreachable_database_is_reported_not_waited_on_forever() -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_0006_keeps_the_rollup_counting_and_its_downgrade_sums_the_languages(scratch_url: str) -> None:
-    """Posts stored before languages keep their buckets ('' for their language); the downgrade adds each
-    bucket's languages together again."""
-    asyncio.run(wait_for_database(scratch_url, timeout_s=10))
-    upgrade(scratch_url, "0005")
-    when = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(days=1)
+Statement = str | tuple[str, dict[str, object]]
 
-    Statement = str | tuple[str, dict[str, object]]
 
-    async def run(*statements: Statement) -> list[tuple[object, ...]]:
-        engine = create_engine(scratch_url)
+def run_on(database_url: str, *statements: Statement) -> list[tuple[object, ...]]:
+    """The statements run in one transaction; the last one's rows."""
+
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_engine(database_url)
         try:
             async with engine.begin() as conn:
                 result = None
@@ -128,6 +127,19 @@ def test_0006_keeps_the_rollup_counting_and_its_downgrade_sums_the_languages(scr
                 return [tuple(r) for r in result] if result is not None and result.returns_rows else []
         finally:
             await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_0006_keeps_the_rollup_counting_and_its_downgrade_sums_the_languages(scratch_url: str) -> None:
+    """Posts stored before languages keep their buckets ('' for their language); the downgrade adds each
+    bucket's languages together again."""
+    asyncio.run(wait_for_database(scratch_url, timeout_s=10))
+    upgrade(scratch_url, "0005")
+    when = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(days=1)
+
+    def run(*statements: Statement) -> list[tuple[object, ...]]:
+        return run_on(scratch_url, *statements)
 
     def store(ids: list[str], lang: str | None = None) -> list[Statement]:
         post = (
@@ -149,11 +161,11 @@ def test_0006_keeps_the_rollup_counting_and_its_downgrade_sums_the_languages(scr
         ]
 
     buckets = "SELECT grain, lang, posts FROM sentiment_rollup ORDER BY grain, lang"
-    asyncio.run(run(*store(["old-1", "old-2"])))
+    run(*store(["old-1", "old-2"]))
     upgrade(scratch_url)
-    assert asyncio.run(run(buckets)) == [("hour", "", 2), ("minute", "", 2)]
-    asyncio.run(run(*store(["new-1"], lang="en"), *store(["new-2", "new-3"], lang="fr")))
-    assert asyncio.run(run(buckets)) == [
+    assert run(buckets) == [("hour", "", 2), ("minute", "", 2)]
+    run(*store(["new-1"], lang="en"), *store(["new-2", "new-3"], lang="fr"))
+    assert run(buckets) == [
         ("hour", "", 2),
         ("hour", "en", 1),
         ("hour", "fr", 2),
@@ -162,13 +174,42 @@ def test_0006_keeps_the_rollup_counting_and_its_downgrade_sums_the_languages(scr
         ("minute", "fr", 2),
     ]
     downgrade(scratch_url, "0005")
-    assert asyncio.run(run("SELECT grain, posts FROM sentiment_rollup ORDER BY grain")) == [
+    assert run("SELECT grain, posts FROM sentiment_rollup ORDER BY grain") == [
         ("hour", 5),
         ("minute", 5),
     ]
-    asyncio.run(run("DELETE FROM social_media_posts WHERE post_id = 'new-2'"))  # 0005's triggers again
-    assert asyncio.run(run("SELECT grain, posts FROM sentiment_rollup ORDER BY grain")) == [
+    run("DELETE FROM social_media_posts WHERE post_id = 'new-2'")  # 0005's triggers again
+    assert run("SELECT grain, posts FROM sentiment_rollup ORDER BY grain") == [
         ("hour", 4),
         ("minute", 4),
     ]
+    downgrade(scratch_url, "base")
+
+
+def test_0010_finds_the_terms_of_the_posts_stored_before_it(scratch_url: str) -> None:
+    """The posts stored before migration 0010 get their hashtags and mentions; a post deleted afterwards
+    takes its terms with it, and the downgrade leaves the posts as they were."""
+    asyncio.run(wait_for_database(scratch_url, timeout_s=10))
+    upgrade(scratch_url)  # the days' partitions, made at head
+    downgrade(scratch_url, "0009")
+    when = datetime.now(UTC) - timedelta(days=2)
+    texts = {"a": "#Launch day with @alice.bsky.social", "b": "no terms", "c": "#launch again"}
+    run_on(
+        scratch_url,
+        *(
+            (
+                "INSERT INTO social_media_posts (post_id, source, content, author, created_at)"
+                " VALUES (:id, 'rss', :content, 'someone', :at)",
+                {"id": post_id, "content": content, "at": when},
+            )
+            for post_id, content in texts.items()
+        ),
+    )
+    upgrade(scratch_url)
+    terms = "SELECT post_id, term FROM post_terms ORDER BY post_id, term"
+    assert run_on(scratch_url, terms) == [("a", "#launch"), ("a", "@alice.bsky.social"), ("c", "#launch")]
+    run_on(scratch_url, "DELETE FROM social_media_posts WHERE post_id = 'a'")
+    assert run_on(scratch_url, terms) == [("c", "#launch")]
+    downgrade(scratch_url, "0009")
+    assert run_on(scratch_url, "SELECT count(*) FROM social_media_posts") == [(2,)]
     downgrade(scratch_url, "base")

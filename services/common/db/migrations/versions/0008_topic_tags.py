@@ -142,11 +142,7 @@ def upgrade() -> None:
     for name, body in FUNCTIONS.items():
         _function(name, body)
         op.execute(f"CREATE TRIGGER {name} {TRIGGERS[name]} EXECUTE FUNCTION {name}()")
-    _function(
-        REMOVE_POSTS,
-        f"DELETE FROM {TAGS} AS t USING removed AS p WHERE t.post_id = p.post_id AND t.created_at = p.created_at"
-        f"; {_migration_0006().FUNCTIONS[REMOVE_POSTS]}",
-    )
+    _function(REMOVE_POSTS, remove_posts())
     # The workers tag (and delete posts, which deletes their tags); the API deletes a topic's tags when the
     # topic is deleted or changed.
     op.execute(f"GRANT INSERT, DELETE ON {TAGS} TO {WORKER_ROLE}")
@@ -167,6 +163,14 @@ def downgrade() -> None:
     op.drop_table(TAGS)  # and its partitions
     for column in ("backfill_before", "backfilled", "revision", "match"):
         op.drop_column("topics", column)
+
+
+def remove_posts() -> str:
+    """The posts' delete trigger's body as this migration leaves it (migration 0010 builds on it)."""
+    return (
+        f"DELETE FROM {TAGS} AS t USING removed AS p WHERE t.post_id = p.post_id AND t.created_at = p.created_at"
+        f"; {_migration_0006().FUNCTIONS[REMOVE_POSTS]}"
+    )
 
 
 def _migration_0006() -> ModuleType:
