@@ -5,7 +5,7 @@ import asyncio
 import hashlib
 import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, literal_column, or_, select, true
@@ -25,8 +25,10 @@ from services.common.db.models import (
     its_post,
 )
 from services.common.labels import Emotion, Sentiment
+from services.common.timestamps import utcnow
 
 SEARCH_TOTAL_CAP = 10_000  # a search's total is exact up to here
+SEARCH_WINDOWS = (timedelta(days=1), timedelta(days=8))  # what a search's page reads first (``_searched``)
 
 
 def _vector() -> Any:
@@ -39,8 +41,8 @@ def _vector() -> Any:
 _START, _STOP = "\x02", "\x03"
 
 
-def _headline(query: "FeedQuery") -> Any:
-    text = func.translate(SocialMediaPost.content, _START + _STOP, "")
+def _headline(query: "FeedQuery", content: Any) -> Any:
+    text = func.translate(content, _START + _STOP, "")
     options = f'StartSel="{_START}", StopSel="{_STOP}", HighlightAll=true'  # unquoted, they read as spaces
     return func.ts_headline(literal_column(f"'{TEXT_SEARCH}'::regconfig"), text, query.tsquery(), options)
 
@@ -168,13 +170,43 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
         )
         upper = min(upper, anchor.created_at) if upper else anchor.created_at
         where.append(SocialMediaPost.created_at <= upper)  # implied by the OR, which prunes nothing
-    # Only the days that hold the page: the rollup says from when on enough posts match (no rollup counts a
-    # search's matches: it reads from start_date on).
-    since = query.start_date
-    if not query.q:
-        since = await aggregator.page_floor(query.filters(), query.offset + query.limit, upper)
-        if since is None:
-            return []
+    if query.q:
+        return await _searched(conn, query, where, upper)
+    # Only the days that hold the page: the rollup says from when on enough posts match.
+    since = await aggregator.page_floor(query.filters(), query.offset + query.limit, upper)
+    if since is None:
+        return []
+    return await _read(conn, query, where, since, upper)
+
+
+async def _searched(
+    conn: AsyncConnection, query: "FeedQuery", where: list[ColumnElement[bool]], upper: datetime | None
+) -> list[Post]:
+    """A search's page. No rollup counts its matches, so it reads the newest day first, then the newest
+    SEARCH_WINDOWS, then every day: a full page from the newest days is the page. Read at once, the planner
+    walks every day's posts newest first and makes each one's vector again until the page is full, which
+    for a word in 1 % of the posts took 66 ms on 1,000,000, against 3 ms through one day's index."""
+    newest = upper or utcnow()
+    for window in (*SEARCH_WINDOWS, None):
+        since = query.start_date
+        if window is not None and (since is None or since < newest - window):
+            since = newest - window
+        elif window is not None:
+            continue  # the window holds every day asked: read them all, once, below
+        found = await _read(conn, query, list(where), since, upper)
+        if len(found) == query.limit or since == query.start_date:
+            return found
+    return found
+
+
+async def _read(
+    conn: AsyncConnection,
+    query: "FeedQuery",
+    where: list[ColumnElement[bool]],
+    since: datetime | None,
+    upper: datetime | None,
+) -> list[Post]:
+    """The page among the posts created from ``since`` (None: any time) to ``upper``."""
     if since is not None:
         where.append(SocialMediaPost.created_at >= since)
     # The same bounds on the analyses, which their post's created_at implies: without them the planner
@@ -193,6 +225,21 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
             *tag_days,
         )
         where.append(exists(tagged))
+    # A search with no filter on the analyses takes its page of posts first, in a MATERIALIZED CTE, which
+    # is planned to read all of its rows: planned for the first rows of the join below, the planner walks
+    # the posts newest first and makes each one's vector again until the page is full (a word in 1 % of the
+    # posts: 59 ms in one day), where the day's search index finds them at once (3 ms).
+    posts: Any = SocialMediaPost.__table__
+    if query.q and not query.where_analysis():
+        posts = (
+            select(posts)
+            .where(*where)
+            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+            .limit(query.offset + query.limit)
+            .cte("posts")
+            .prefix_with("MATERIALIZED")
+        )
+        where = []
     # Each post's analysis in a LATERAL subquery that is never merged into the join (OFFSET 0): as a join on
     # (post_id, created_at), the planner multiplies the two keys' selectivities, expects one row in all and
     # hash-joins every partition (measured: 9 s on 10,000,000 posts); this way it walks the posts newest
@@ -205,8 +252,8 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
             SentimentAnalysis.model_name,
         )
         .where(
-            SentimentAnalysis.post_id == SocialMediaPost.post_id,
-            SentimentAnalysis.created_at == SocialMediaPost.created_at,
+            SentimentAnalysis.post_id == posts.c.post_id,
+            SentimentAnalysis.created_at == posts.c.created_at,
             *days,
             *query.where_analysis(),
         )
@@ -215,17 +262,17 @@ async def _rows(conn: AsyncConnection, aggregator: SentimentAggregator, query: F
     )
     rows = await conn.execute(
         select(
-            *SocialMediaPost.__table__.c,
+            *posts.c,
             analysis.c.sentiment_label,
             analysis.c.confidence_score,
             analysis.c.emotion,
             analysis.c.model_name,
-            (_headline(query) if query.q else literal(None)).label("headline"),
+            (_headline(query, posts.c.content) if query.q else literal(None)).label("headline"),
         )
-        .select_from(SocialMediaPost)
+        .select_from(posts)
         .join(analysis, true())
         .where(*where)
-        .order_by(SocialMediaPost.created_at.desc(), SocialMediaPost.id.desc())
+        .order_by(posts.c.created_at.desc(), posts.c.id.desc())
         .limit(query.limit)
         .offset(query.offset)
     )

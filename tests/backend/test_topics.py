@@ -5,6 +5,7 @@ case, at most MAX_TOPICS; their tags backfilled, replaced by a change and delete
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -424,3 +425,27 @@ async def test_search_finds_highlights_pages_and_caps_its_total(
         refused = await api.get("/api/posts", params={"q": q})
         assert refused.status_code == 422, q
         assert refused.json()["detail"][0]["loc"] == ["query", "q"]
+
+
+async def test_a_search_reads_the_newest_days_first_then_every_day(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A page found in the newest day or week is the page; one that is not is read from every day."""
+    now = datetime.now(UTC)
+    ages = [timedelta(hours=2), timedelta(days=3), timedelta(days=20), timedelta(days=25)]
+    cats = rows("w", days=1)[6]  # "cats are great"
+    await store(
+        settings, [replace(cats, post_id=f"w{n}", created_at=now - age) for n, age in enumerate(ages)]
+    )
+
+    async def found(**params: Any) -> list[str]:
+        answer = await api.get("/api/posts", params={"q": "cats", **params})
+        assert answer.status_code == 200, answer.text
+        return [p["post_id"] for p in answer.json()["posts"]]
+
+    for limit in range(1, 6):
+        assert await found(limit=limit) == [f"w{n}" for n in range(min(limit, 4))], limit
+    assert await found(limit=1, offset=2) == ["w2"]
+    assert await found(limit=2, before="w1") == ["w2", "w3"]
+    assert await found(start_date=(now - timedelta(days=4)).isoformat()) == ["w0", "w1"]
+    assert await found(limit=1, sentiment=cats.sentiment_label.value, offset=3) == ["w3"]
