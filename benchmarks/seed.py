@@ -55,6 +55,15 @@ TOPICS = [
     ("Power cuts", '"power cut"'),
     ("Phone batteries", "#PhoneLaunch battery"),
 ]
+# Search terms in about 0.1 %, 1 % and 10 % of the seeded posts, and a two-word phrase in about 3 %.
+SEARCHES = {"0.1 %": "@sunny_owl18", "1 %": "urban", "10 %": "friend", "phrase": '"power cut"'}
+
+
+def topic_id(name: str) -> int:
+    """A seeded topic's id: they are made in TOPICS' order, from 1."""
+    return [n for n, _ in TOPICS].index(name) + 1
+
+
 EMOTION_OF = {"positive": "joy", "negative": "anger", "neutral": "neutral"}
 
 
@@ -106,7 +115,7 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
     started = time.perf_counter()
     try:
         await conn.execute(
-            "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_ids, post_tombstones,"
+            "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_terms, post_ids, post_tombstones,"
             " sentiment_alerts, topics RESTART IDENTITY CASCADE"
         )
         posts: list[tuple[object, ...]] = []
@@ -126,6 +135,18 @@ async def seed(database_url: str, count: int, days: float, seed: int) -> float:
         await conn.close()
     await settle(database_url)
     return time.perf_counter() - started
+
+
+async def find_terms(database_url: str) -> tuple[int, float]:
+    """Every seeded post's hashtags and mentions, written as migration 0010 writes a stored post's (the
+    workers write them as they store a post); how many, and the seconds it took."""
+    started = time.perf_counter()
+    done = await _execute(
+        database_url,
+        "INSERT INTO post_terms (post_id, created_at, term) SELECT p.post_id, p.created_at, t.term"
+        " FROM social_media_posts AS p, LATERAL post_terms(p.content) AS t (term)",
+    )
+    return int(done.split()[-1]), time.perf_counter() - started
 
 
 async def make_topics(database_url: str, count: int) -> list[tuple[str, float, int]]:
@@ -175,7 +196,7 @@ async def settle(database_url: str) -> None:
     await _execute(
         database_url,
         "VACUUM (ANALYZE) post_ids, social_media_posts, sentiment_analysis, sentiment_rollup, post_topics,"
-        " topic_rollup",
+        " topic_rollup, post_terms",
     )
 
 
@@ -224,6 +245,8 @@ def main() -> None:
     print(
         f"{args.posts} posts over {args.days:g} days in {seconds:.1f} s ({args.posts / seconds:,.0f} posts/s)"
     )
+    terms, took = asyncio.run(find_terms(database_url))
+    print(f"{terms:,} hashtags and mentions found in {took:.1f} s")
     for name, took, tagged in asyncio.run(make_topics(database_url, args.topics)):
         print(f"topic {name!r}: {tagged:,} posts backfilled in {took:.1f} s")
     asyncio.run(settle(database_url))
