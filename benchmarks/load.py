@@ -7,7 +7,8 @@ rate) on the ``sentiment_bench`` database, on ports of its own and a Redis key p
 own. Then locust, headless (``benchmarks/locustfile.py``):
 
 1. the read mix (``Reader``: a dashboard's requests, each user waiting 1 s) with ``--users`` users for
-   ``--seconds``; targets p95 <= 50 ms and p99 <= 150 ms for every read, no failures;
+   ``--seconds``; targets p95 <= 50 ms and p99 <= 150 ms for every read (searches, a topic's authors and
+   hashtags: p95 <= 100 ms), no failures;
 2. the ingest mix (``Ingester``: POST /api/ingest, 1,000 posts a request) with ``--ingest-users`` users
    for ``--ingest-seconds``; target >= 2,000 posts/s accepted.
 
@@ -37,7 +38,7 @@ import psutil
 import redis
 
 from benchmarks.report import table, update_section, write_json
-from benchmarks.seed import bench_database_url, forget_since, settle, stored_since
+from benchmarks.seed import SEARCHES, bench_database_url, forget_since, settle, stored_since
 from services.common.settings import Settings
 from tests.support import free_port, start_platform
 
@@ -46,6 +47,19 @@ LOCUST = str(Path(sys.executable).with_name("locust"))
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 # py-spy's innermost Python frame while uvloop waits (or runs in C): the event loop counted as idle.
 IDLE = "Runner.run (asyncio/runners.py"
+
+
+# Reads whose target is p95 <= 100 ms, with no p99 target: a search and a topic's authors and hashtags read
+# posts, not a rollup. The rest: p95 <= 50, p99 <= 150.
+SLOWER = {
+    *(f"/api/posts [search {share}]" for share in SEARCHES),
+    "/api/topics/{id}/authors",
+    "/api/topics/{id}/hashtags",
+}
+
+
+def p95_target(name: str) -> float:
+    return 100 if name in SLOWER else 50
 
 
 @contextmanager
@@ -247,7 +261,7 @@ def main() -> None:
     for row in reads:
         name = "all reads" if row["Name"] == "Aggregated" else row["Name"]
         p95, p99 = ms(row, "95%"), ms(row, "99%")
-        ok = p95 <= 50 and p99 <= 150 and row["Failure Count"] == "0"
+        ok = p95 <= p95_target(name) and (p99 <= 150 or name in SLOWER) and row["Failure Count"] == "0"
         found["reads"][name] = {
             "requests": int(row["Request Count"]),
             "failures": int(row["Failure Count"]),
@@ -287,7 +301,7 @@ def main() -> None:
                 "p50 ms",
                 "p95 ms",
                 "p99 ms",
-                "p95 <= 50, p99 <= 150",
+                "p95 <= 50 (search, authors, hashtags: 100), p99 <= 150",
             ],
             read_rows,
         )

@@ -1,7 +1,9 @@
 """Locust users for ``python -m benchmarks.load`` (or ``locust -f benchmarks/locustfile.py`` by hand).
 
 - ``Reader``: what a dashboard asks for, each user waiting 1 s between requests: post pages with and without
-  filters and a cursor, the aggregate at each period, the distribution, the emotions, the alerts, the health.
+  filters and a cursor, the aggregate at each period, the distribution, the emotions, the alerts, the health;
+  and with the seed's topics (``benchmarks/seed.py``), the same narrowed to a topic, share of voice, a topic's
+  authors and hashtags, and searches for words in about 0.1, 1 and 10 % of the posts and a phrase.
 - ``Ingester``: POST /api/ingest with 1,000 posts a request, as fast as answers come (INGEST_TOKEN from the
   environment).
 
@@ -11,12 +13,18 @@ Each request is named by what it asks (``/api/posts [source+sentiment]``), so th
 import itertools
 import os
 import random
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from locust import HttpUser, constant, task
+
+# The seed's search terms, however locust was started (it puts this file's folder on the path, not the root).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.seed import SEARCHES
 
 # The synthetic feed's labels (services/ingester/synthetic.py), which the seed gives its posts: locust loads
 # this file on its own, so they are written out here.
@@ -50,6 +58,8 @@ class Reader(HttpUser):
 
     def on_start(self) -> None:
         time.sleep(random.random())  # gevent's sleep under locust
+        listed = self.get("/api/topics", "/api/topics")
+        self.topics = [t["id"] for t in listed["topics"]] if listed else []
 
     def get(self, path: str, name: str, **params: Any) -> Any:
         with self.client.get(path, params=params, name=name, catch_response=True) as response:
@@ -119,6 +129,50 @@ class Reader(HttpUser):
     @task(1)
     def health(self) -> None:
         self.get("/api/health", "/api/health")
+
+    # A topic picked on the dashboard: its panels, share of voice, and a search.
+    @task(2)
+    def topic_posts(self) -> None:
+        if self.topics:
+            self.get("/api/posts", "/api/posts [topic]", limit=50, topic=random.choice(self.topics))
+
+    @task(1)
+    def topic_aggregate(self) -> None:
+        if self.topics:
+            topic = random.choice(self.topics)
+            self.get(
+                "/api/sentiment/aggregate",
+                "/api/sentiment/aggregate [topic, hour]",
+                period="hour",
+                topic=topic,
+            )
+
+    @task(1)
+    def topic_distribution(self) -> None:
+        if self.topics:
+            topic = random.choice(self.topics)
+            self.get(
+                "/api/sentiment/distribution", "/api/sentiment/distribution [topic]", hours=24, topic=topic
+            )
+
+    @task(1)
+    def share_of_voice(self) -> None:
+        self.get("/api/topics/share", "/api/topics/share [24 h]", hours=24)
+
+    @task(1)
+    def topic_authors(self) -> None:
+        if self.topics:
+            self.get(f"/api/topics/{random.choice(self.topics)}/authors", "/api/topics/{id}/authors")
+
+    @task(1)
+    def topic_hashtags(self) -> None:
+        if self.topics:
+            self.get(f"/api/topics/{random.choice(self.topics)}/hashtags", "/api/topics/{id}/hashtags")
+
+    @task(2)
+    def search(self) -> None:
+        share, q = random.choice(list(SEARCHES.items()))
+        self.get("/api/posts", f"/api/posts [search {share}]", limit=50, q=q)
 
 
 class Ingester(HttpUser):
