@@ -29,6 +29,17 @@ CACHE_ERRORS = (redis.exceptions.RedisError, *REDIS_DOWN)
 log = logging.getLogger("backend")
 
 
+def not_kept(request: Request) -> None:
+    """Keep none of this request's answers, nor read them from the cache: they are about a topic whose backfill
+    runs, and change as it goes (an answer kept from before it ended would show a part of the history)."""
+    request.state.keep_answers = False
+
+
+def kept_for(request: Request, ttl_s: float) -> float:
+    """How long this request's answers are kept: ``ttl_s``, or 0 after ``not_kept``."""
+    return ttl_s if getattr(request.state, "keep_answers", True) else 0.0
+
+
 class AnswerCache:
     """Without Redis every answer is built: a cache that does not answer, or answers an error, is a miss."""
 
@@ -51,7 +62,7 @@ class AnswerCache:
         query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()) if k in known)
         digest = hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()
         key = self.names.cache_key(request.url.path, digest)
-        ttl_s = self.default_ttl_s if ttl_s is None else ttl_s
+        ttl_s = kept_for(request, self.default_ttl_s if ttl_s is None else ttl_s)
         hit = await self._hit(key) if ttl_s else None
         if hit is not None:  # most answers: no build to watch over
             return Response(hit, media_type="application/json")

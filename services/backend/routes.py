@@ -16,6 +16,7 @@ from services.backend import feed
 from services.backend import health as probes
 from services.backend.access import LIVE_TICKET_TTL_S, api_key
 from services.backend.aggregation import EARLIEST, Period
+from services.backend.cache import kept_for
 from services.backend.deps import BackendDep
 from services.backend.errors import RETRY_AFTER_S, InvalidParameter
 from services.backend.schemas import (
@@ -175,7 +176,11 @@ async def posts(
     return await backend.cache.response(
         request,
         lambda: feed.page(
-            backend.reads, backend.aggregator, query, backend.cache, backend.settings.cache_ttl_s
+            backend.reads,
+            backend.aggregator,
+            query,
+            backend.cache,
+            kept_for(request, backend.settings.cache_ttl_s),
         ),
         backend.settings.feed_cache_ttl_s,
     )

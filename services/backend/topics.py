@@ -23,6 +23,7 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from services.backend.access import admin_token, api_key
 from services.backend.aggregation import SENTIMENTS, TICK, percentages
+from services.backend.cache import not_kept
 from services.backend.deps import Backend, BackendDep
 from services.backend.errors import InvalidParameter
 from services.backend.schemas import (
@@ -70,8 +71,19 @@ async def checked_query(
     return query
 
 
+async def topic_done(backend: Backend, request: Request, topic: int) -> bool | None:
+    """Whether the topic's backfill is done (None: there is no such topic); while it runs, the request's
+    answers are not kept (services/backend/cache.py ``not_kept``)."""
+    async with backend.reads.connect() as conn:
+        done = await conn.scalar(select(Topic.backfilled >= Topic.revision).where(Topic.id == topic))
+    if done is False:
+        not_kept(request)
+    return done
+
+
 async def known_topic(
     backend: BackendDep,
+    request: Request,
     topic: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="only the posts tagged with this topic (its id)")
     ] = None,
@@ -79,9 +91,7 @@ async def known_topic(
     """The ``topic`` a view is narrowed to; a 404 naming ``topic`` when there is none of that id."""
     if topic is None:
         return None
-    async with backend.reads.connect() as conn:
-        found = await conn.scalar(select(Topic.id).where(Topic.id == topic))
-    if found is None:
+    if await topic_done(backend, request, topic) is None:
         raise HTTPException(
             404,
             [{"loc": ["query", "topic"], "msg": f"no topic {topic}", "type": "not_found", "input": topic}],

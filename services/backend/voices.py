@@ -18,8 +18,8 @@ from services.backend.access import api_key
 from services.backend.aggregation import SENTIMENTS
 from services.backend.deps import BackendDep
 from services.backend.schemas import SentimentTotals, TopicAuthors, TopicHashtags
-from services.backend.topics import TopicId
-from services.common.db.models import PostTerm, PostTopic, SocialMediaPost, Topic
+from services.backend.topics import TopicId, topic_done
+from services.common.db.models import PostTerm, PostTopic, SocialMediaPost
 from services.common.timestamps import utcnow
 
 router = APIRouter(dependencies=[Depends(api_key)])
@@ -86,9 +86,8 @@ async def _top(
             {"topic": topic_id, "hours": hours, "start_date": start, "end_date": end, f"{each}s": counted}
         )
 
-    async with backend.reads.connect() as conn:  # a topic just deleted is never answered from the cache
-        if await conn.scalar(select(Topic.id).where(Topic.id == topic_id)) is None:
-            raise HTTPException(404, f"no topic {topic_id}")
+    if await topic_done(backend, request, topic_id) is None:  # a topic just deleted: never from the cache
+        raise HTTPException(404, f"no topic {topic_id}")
     return await backend.cache.response(request, build)
 
 

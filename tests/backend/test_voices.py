@@ -16,6 +16,7 @@ from services.common.labels import Sentiment
 from services.common.messages import DeleteMessage
 from services.common.settings import Settings
 from services.worker.store import delete
+from services.worker.tagging import backfill_step
 from tests.backend.test_topics import ADMIN, api, store  # noqa: F401 - api is a fixture
 from tests.support import as_role
 from tests.worker.test_tagging import rows
@@ -154,3 +155,31 @@ async def test_a_deleted_topic_is_a_404_at_once(
     assert (await api.get(f"/api/topics/{topic['id']}/{path}")).status_code == 200  # and cached
     assert (await api.delete(f"/api/topics/{topic['id']}", headers=ADMIN)).status_code == 204
     assert (await api.get(f"/api/topics/{topic['id']}/{path}")).status_code == 404
+
+
+async def test_a_topics_answers_are_not_kept_while_its_backfill_runs(
+    api: httpx.AsyncClient,  # noqa: F811 - the fixture
+    settings: Settings,
+    engine: AsyncEngine,
+) -> None:
+    """Asked before its backfill ends, a topic's views answer what is tagged so far, and keep none of it: once
+    it ends, the next answer holds the whole history, not one kept from before (CACHE_TTL_S is 5 s here)."""
+    assert settings.cache_ttl_s > 0
+    assert settings.feed_cache_ttl_s > 0
+    await store(
+        settings, [replace(rows("b", days=1)[0], content="my phone #deal", created_at=datetime.now(UTC))]
+    )
+    topic = (await api.post("/api/topics", json={"name": "Phones", "query": "phone"}, headers=ADMIN)).json()
+    asked = [
+        (f"/api/topics/{topic['id']}/hashtags", {}),
+        ("/api/sentiment/distribution", {"topic": topic["id"]}),
+        ("/api/posts", {"topic": topic["id"]}),
+    ]
+    before = [(await api.get(path, params=params)).json() for path, params in asked]
+    assert (before[0]["hashtags"], before[1]["total"], before[2]["total"]) == ([], 0, 0)
+    async with engine.connect() as conn:
+        while await backfill_step(conn) is not None:
+            pass
+    after = [(await api.get(path, params=params)).json() for path, params in asked]
+    assert [h["hashtag"] for h in after[0]["hashtags"]] == ["#deal"]
+    assert (after[1]["total"], after[2]["total"]) == (1, 1)
