@@ -36,6 +36,7 @@ from tests.support import free_port, start_platform
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "e2e-ingest-token"
 API_KEY = "e2e-dashboard-key-4b1d7c"
+ADMIN_TOKEN = "e2e-admin-token-9f3a21"
 NODE = shutil.which("node") or "node"
 
 
@@ -86,6 +87,7 @@ def platform() -> Iterator[Running]:
         "TRITON_URL": f"127.0.0.1:{triton_port}",
         "WORKER_METRICS_PORT": str(worker_port),
         "INGEST_TOKEN": TOKEN,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
         "INGEST_RATE": "2",
         # Alerts quickly, and only for a real burst: a window of one minute needs 60 posts.
         "ALERT_CHECK_INTERVAL_SECONDS": "2",
@@ -279,6 +281,27 @@ def test_the_dashboard_signs_in_to_an_api_with_a_key(platform: Running) -> None:
         )
     assert driver.returncode == 0, driver.stdout + driver.stderr + platform.tails()
     assert (shots / "dashboard-sign-in.png").stat().st_size > 5_000
+
+
+@pytest.mark.slow
+def test_the_dashboard_follows_a_topic_made_from_the_page(platform: Running) -> None:
+    """frontend/e2e/topics.mjs makes a topic with the admin token, sees its backfilled history, its share of
+    voice, authors and hashtags, searches within it, and deletes it."""
+    shots = ROOT / "frontend" / "e2e" / "screenshots"
+    shots.mkdir(exist_ok=True)
+    driver = subprocess.run(
+        [NODE, "e2e/topics.mjs", platform.dashboard, str(shots)],
+        cwd=FRONTEND,
+        env={**os.environ, "E2E_ADMIN_TOKEN": ADMIN_TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert driver.returncode == 0, driver.stdout + driver.stderr + platform.tails()
+    assert (shots / "dashboard-topic.png").stat().st_size > 10_000
+    topics = httpx.get(f"{platform.api}/api/topics", timeout=10).json()
+    assert topics["topics"] == [], "the test deletes the topic it made"
 
 
 @pytest.mark.slow

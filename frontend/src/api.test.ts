@@ -27,7 +27,7 @@ const LONG_AS_SENT = '🙂'.repeat(150) + 'a'.repeat(49) + '…'
 
 describe('a REST post', () => {
   it('is shown as its live event shows it: the same fields, the long content cut the same way', () => {
-    expect(fromApi(rest(LONG))).toEqual({ ...live(LONG_AS_SENT), analyzed_at: undefined, topics: undefined })
+    expect(fromApi(rest(LONG))).toEqual({ ...live(LONG_AS_SENT), analyzed_at: undefined, topics: undefined, headline: null })
   })
 
   it('keeps content of up to PREVIEW_CHARS characters whole, counting characters as Python does', () => {
@@ -70,7 +70,7 @@ describe('the API key', () => {
   const { api, server } = fakeApi()
   let client: typeof import('./api')
   let kept: typeof import('./apiKey')['apiKey']
-  const filters = { source: '', lang: '', sentiment: '' } as const
+  const filters = { source: '', lang: '', sentiment: '', q: '' } as const
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -2,9 +2,12 @@
 // empty (the default) is this page's own origin, where `make run` (vite preview) and Compose (nginx) pass /api
 // on to the backend. Every call carries the key the viewer signed in with (apiKey.ts) in the X-API-Key header,
 // never in the URL: URLs end up in logs and histories.
-import { apiKey } from './apiKey'
+import { adminToken, apiKey } from './apiKey'
 import type { paths } from './generated/api'
-import type { AlertData, ApiPost, Distribution, EmotionBucket, FeedPost, Filters, Health, LiveTicket, Period, SentimentBucket } from './types'
+import type {
+  AlertData, ApiPost, Distribution, EmotionBucket, FeedPost, Filters, Health, LiveTicket, Period, SentimentBucket,
+  ShareOfVoice, Topic, TopicFields, Voices,
+} from './types'
 import { PREVIEW_CHARS } from './types'
 
 export const API_BASE: string = import.meta.env.VITE_API_BASE ?? ''
@@ -26,6 +29,14 @@ type Answer<P extends keyof paths> = Get<P> extends { responses: { 200: { conten
   ? A
   : never
 
+/** A topic write the API refused, with its reason as the API gave it (`detail`). */
+export class TopicWriteRefused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+    this.name = 'TopicWriteRefused'
+  }
+}
+
 /** `method` `url` with the key kept, if any; a 401 is SignInNeeded (and the key that was sent forgotten). */
 async function call(method: 'GET' | 'POST', url: string): Promise<Response> {
   const key = apiKey.get()
@@ -37,15 +48,18 @@ async function call(method: 'GET' | 'POST', url: string): Promise<Response> {
   return response
 }
 
-async function get<P extends keyof paths>(path: P, params?: Query<P>): Promise<Answer<P>> {
+/** GET `path` (its `{name}` parts filled from `at`) with the query `params`, those empty left out. */
+async function get<P extends keyof paths>(path: P, params?: Query<P>, at: Record<string, number> = {}): Promise<Answer<P>> {
   const query = new URLSearchParams(
     Object.entries(params ?? {})
       .filter(([, v]) => v !== '' && v !== null && v !== undefined)
       .map(([k, v]) => [k, String(v)]),
   )
-  const response = await call('GET', `${path}${query.size ? `?${query}` : ''}`)
+  const url = path.replace(/\{(\w+)\}/g, (_, name: string) => String(at[name]))
+  const response = await call('GET', `${url}${query.size ? `?${query}` : ''}`)
   if (!response.ok && !(path === '/api/health' && response.status === 503)) {
-    throw new Error(`${path} answered ${response.status}`)
+    // A 422 names what was wrong (a search the API could not read, say): that is what the viewer is told.
+    throw new Error(response.status === 422 ? await refusal(response) : `${path} answered ${response.status}`)
   }
   return (await response.json()) as Answer<P>
 }
@@ -80,6 +94,7 @@ export function fromApi(post: ApiPost): FeedPost {
     model_name: post.sentiment.model_name,
     lang: post.lang ?? null,
     url: post.url ?? null,
+    headline: post.headline ?? null,
   }
 }
 
@@ -96,11 +111,12 @@ export interface Loaded {
 export async function loadSeries(
   period: Period,
   rangeHours: number,
+  topic: number | null = null,
 ): Promise<{ series: SentimentBucket[]; emotions: EmotionBucket[] }> {
   // The start on a whole minute and no end (the API's default: now): every viewer of the same range asks
   // the same question for a minute, which the API's cache answers once.
   const start = Math.floor((Date.now() - rangeHours * 3_600_000) / 60_000) * 60_000
-  const params = { period, start_date: new Date(start).toISOString() }
+  const params = { period, start_date: new Date(start).toISOString(), topic }
   const [series, emotions] = await Promise.all([
     get('/api/sentiment/aggregate', params),
     get('/api/sentiment/emotions', params),
@@ -108,20 +124,21 @@ export async function loadSeries(
   return { series: series.data, emotions: emotions.data }
 }
 
-export async function loadPosts(filters: Filters): Promise<FeedPost[]> {
+export async function loadPosts(filters: Filters, topic: number | null = null): Promise<FeedPost[]> {
   const found = await get('/api/posts', {
     limit: 100, source: filters.source, lang: filters.lang || null, sentiment: filters.sentiment || null,
+    q: filters.q.trim() || null, topic,
   })
   return found.posts.map(fromApi)
 }
 
-export async function loadAll(period: Period, rangeHours: number, filters: Filters): Promise<Loaded> {
+export async function loadAll(period: Period, rangeHours: number, filters: Filters, topic: number | null = null): Promise<Loaded> {
   const minute = { period: 'minute', start_date: new Date(Date.now() - 60_000).toISOString() } as const
   const [health, series, distribution, posts, alerts, lastMinute] = await Promise.all([
     get('/api/health').catch(() => null),
-    loadSeries(period, rangeHours),
-    get('/api/sentiment/distribution', { hours: 24 }),
-    loadPosts(filters),
+    loadSeries(period, rangeHours, topic),
+    get('/api/sentiment/distribution', { hours: 24, topic }),
+    loadPosts(filters, topic),
     get('/api/alerts', { limit: 20 }),
     get('/api/sentiment/aggregate', minute),
   ])
@@ -129,3 +146,49 @@ export async function loadAll(period: Period, rangeHours: number, filters: Filte
 }
 
 export const loadHealth = (): Promise<Health> => get('/api/health')
+
+/** The topics, and how they share the last 24 hours' voice. */
+export async function loadTopics(): Promise<{ topics: Topic[]; share: ShareOfVoice }> {
+  const [listed, share] = await Promise.all([get('/api/topics'), get('/api/topics/share', { hours: 24 })])
+  return { topics: listed.topics, share }
+}
+
+/** A topic's top authors and hashtags over the last 24 hours. */
+export async function loadVoices(topic: number): Promise<Voices> {
+  const [authors, hashtags] = await Promise.all([
+    get('/api/topics/{topic_id}/authors', { hours: 24, limit: 10 }, { topic_id: topic }),
+    get('/api/topics/{topic_id}/hashtags', { hours: 24, limit: 10 }, { topic_id: topic }),
+  ])
+  return { topic, authors: authors.authors, hashtags: hashtags.hashtags }
+}
+
+/** Make a topic (`id` null) or change one, or delete one (`fields` null), with the admin token kept; a refusal
+ * is TopicWriteRefused, saying why as the API did. */
+export async function writeTopic(id: number | null, fields: TopicFields | null): Promise<Topic | null> {
+  const key = apiKey.get()
+  const token = adminToken.get()
+  const response = await fetch(`${API_BASE}/api/topics${id === null ? '' : `/${id}`}`, {
+    method: fields === null ? 'DELETE' : id === null ? 'POST' : 'PATCH',
+    headers: {
+      ...(key === null ? {} : { 'X-API-Key': key }),
+      ...(token === null ? {} : { Authorization: `Bearer ${token}` }),
+      ...(fields === null ? {} : { 'Content-Type': 'application/json' }),
+    },
+    body: fields === null ? undefined : JSON.stringify(fields),
+  })
+  if (response.ok) return response.status === 204 ? null : ((await response.json()) as Topic)
+  if (response.status === 401 && token !== null) adminToken.forget(token)
+  throw new TopicWriteRefused(response.status, await refusal(response))
+}
+
+/** Why the API refused a write, in words. */
+async function refusal(response: Response): Promise<string> {
+  const body = (await response.json().catch(() => null)) as { detail?: unknown } | null
+  const detail = body?.detail
+  if (typeof detail === 'string') return detail
+  if (Array.isArray(detail) && detail.length) {
+    const first = detail[0] as { loc?: (string | number)[]; msg?: string }
+    return `${String(first.loc?.at(-1) ?? 'the topic')}: ${first.msg ?? 'refused'}`
+  }
+  return `the API answered ${response.status}`
+}

@@ -26,7 +26,7 @@ function sessionStorageOrNone(): KeyStorage | undefined {
 
 /** A store over `storage`, and in memory, which is all there is (for this page's life) where the storage is
  * missing or refuses: storage turned off in the browser, or Node in the unit tests. */
-export function keyStore(storage: KeyStorage | undefined = sessionStorageOrNone()): KeyStore {
+export function keyStore(storage: KeyStorage | undefined = sessionStorageOrNone(), name = STORAGE_NAME): KeyStore {
   let memory: string | null = null
   const tryStorage = <T>(act: (s: KeyStorage) => T): T | undefined => {
     try {
@@ -35,16 +35,16 @@ export function keyStore(storage: KeyStorage | undefined = sessionStorageOrNone(
       return undefined // the memory copy stands in
     }
   }
-  const get = (): string | null => tryStorage((s) => s.getItem(STORAGE_NAME)) ?? memory
+  const get = (): string | null => tryStorage((s) => s.getItem(name)) ?? memory
   const clear = () => {
     memory = null
-    tryStorage((s) => s.removeItem(STORAGE_NAME))
+    tryStorage((s) => s.removeItem(name))
   }
   return {
     get,
     keep: (key) => {
       memory = key
-      tryStorage((s) => s.setItem(STORAGE_NAME, key))
+      tryStorage((s) => s.setItem(name, key))
     },
     forget: (key) => {
       if (get() === key) clear()
@@ -55,3 +55,7 @@ export function keyStore(storage: KeyStorage | undefined = sessionStorageOrNone(
 
 /** The page's key. */
 export const apiKey: KeyStore = keyStore()
+
+export const ADMIN_STORAGE_NAME = 'sentiment-dashboard.admin-token'
+/** The admin token (ADMIN_TOKEN on the server) that topic writes are sent with, kept the same way. */
+export const adminToken: KeyStore = keyStore(undefined, ADMIN_STORAGE_NAME)

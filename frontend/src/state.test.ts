@@ -78,7 +78,7 @@ describe('a post event', () => {
   })
 
   it('enters the feed only when it matches the filters', () => {
-    const filtered = reducer(initialState, { type: 'filters', filters: { source: 'reddit', lang: '', sentiment: '' } })
+    const filtered = reducer(initialState, { type: 'filters', filters: { source: 'reddit', lang: '', sentiment: '', q: '' } })
     const state = reducer(filtered, posts(post(1), post(2)))
     expect(state.feed.map((p) => p.source)).toEqual(['reddit'])
   })
@@ -145,7 +145,7 @@ describe('a deleted event', () => {
 
 describe('the language filter', () => {
   it('lets in only the posts of its language', () => {
-    let state = reducer(initialState, { type: 'filters', filters: { source: '', lang: 'en', sentiment: '' } })
+    let state = reducer(initialState, { type: 'filters', filters: { source: '', lang: 'en', sentiment: '', q: '' } })
     state = reducer(state, posts(post(1, { lang: 'en' }), post(2, { lang: 'fr' }), post(3)))
     expect(state.feed.map((p) => p.post_id)).toEqual(['p-1'])
   })
@@ -271,5 +271,53 @@ describe('signing in', () => {
     expect(out.signIn).toEqual({ checking: false, message: null })
     expect(out.feed).toEqual([])
     expect(out.connection).toBe('signed_out')
+  })
+})
+
+describe('a picked topic', () => {
+  const topic = (id: number) => ({
+    id, name: `t${id}`, query: 'q', sources: null, languages: null, created_at: '2026-11-29T10:00:00Z',
+    updated_at: '2026-11-29T10:00:00Z', revision: 1, backfill: { state: 'done' as const, through: null, progress: 1 },
+  })
+  const share = { hours: 24, start_date: '2026-11-29T10:00:00Z', end_date: '2026-11-29T10:00:00Z', total: 0, topics: [] }
+  const empty = { distribution: { positive: 0, negative: 0, neutral: 0 }, total: 0, percentages: { positive: 0, negative: 0, neutral: 0 }, top_emotions: {} }
+
+  it('shows and counts only the live posts whose events name it', () => {
+    let state = reducer(initialState, { type: 'topic', topic: 3 })
+    state = { ...reducer(state, { type: 'series', ...minutes(3) }), distribution: empty }
+    state = reducer(state, posts(post(1, { topics: [3, 5] }), post(2, { topics: [5] }), post(3), post(4, { topics: [3] })))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-4', 'p-1'])
+    expect(state.series.reduce((n, b) => n + b.total_count, 0)).toBe(2)
+    expect(state.distribution?.total).toBe(2)
+  })
+
+  it('keeps its own distribution when the figures of all posts come', () => {
+    const counts = { positive: 50, negative: 30, neutral: 20, total: 100 }
+    const state = reducer({ ...reducer(initialState, { type: 'topic', topic: 3 }), distribution: empty }, events({
+      type: 'metrics_update', timestamp: '2026-11-29T10:00:00Z',
+      data: { last_minute: counts, last_hour: counts, last_24_hours: counts },
+    }))
+    expect(state.distribution?.total).toBe(0)
+  })
+
+  it('is let go when it is deleted, and its authors are kept only while it is picked', () => {
+    let state = reducer(initialState, { type: 'topics', topics: [topic(3), topic(4)], share })
+    state = reducer({ ...state, series: minutes(3).series }, { type: 'topic', topic: 3 })
+    expect([state.series, state.distribution]).toEqual([[], null])
+    state = reducer(state, { type: 'voices', voices: { topic: 4, authors: [], hashtags: [] } })
+    expect(state.voices).toBeNull()
+    state = reducer(state, { type: 'voices', voices: { topic: 3, authors: [], hashtags: [] } })
+    expect(state.voices?.topic).toBe(3)
+    state = reducer(state, { type: 'topics', topics: [topic(4)], share })
+    expect([state.topic, state.voices]).toEqual([null, null])
+  })
+})
+
+describe('a search', () => {
+  it('keeps live posts out of the feed, which shows what the API found', () => {
+    let state = reducer(initialState, { type: 'filters', filters: { source: '', lang: '', sentiment: '', q: 'cats' } })
+    state = reducer(state, { type: 'feed', posts: [post(9, { content: 'cats' })] })
+    state = reducer(state, posts(post(1, { content: 'cats too' })))
+    expect(state.feed.map((p) => p.post_id)).toEqual(['p-9'])
   })
 })

@@ -13,6 +13,9 @@ import type {
   Period,
   Sentiment,
   SentimentBucket,
+  ShareOfVoice,
+  Topic,
+  Voices,
 } from './types'
 import { EMOTIONS, isEmotion, isSentiment } from './types'
 
@@ -43,6 +46,10 @@ export interface State {
   held: FeedPost[] // posts that arrived while the feed was paused
   paused: boolean
   filters: Filters
+  topic: number | null // the topic every panel follows (null: all posts)
+  topics: Topic[]
+  share: ShareOfVoice | null
+  voices: Voices | null // the picked topic's authors and hashtags
   alerts: AlertData[]
   notice: AlertData | null // the newest alert, until dismissed
   arrivals: number[] // when each post of the last minute arrived (ms), for the throughput
@@ -65,7 +72,11 @@ export const initialState: State = {
   feed: [],
   held: [],
   paused: false,
-  filters: { source: '', lang: '', sentiment: '' },
+  filters: { source: '', lang: '', sentiment: '', q: '' },
+  topic: null,
+  topics: [],
+  share: null,
+  voices: null,
   alerts: [],
   notice: null,
   arrivals: [],
@@ -84,6 +95,9 @@ export type Action =
   | { type: 'events'; events: LiveEvent[]; now: number }
   | { type: 'period'; period: Period; rangeHours: number }
   | { type: 'filters'; filters: Filters }
+  | { type: 'topic'; topic: number | null } // picked: the panels wait for its data
+  | { type: 'topics'; topics: Topic[]; share: ShareOfVoice }
+  | { type: 'voices'; voices: Voices }
   | { type: 'pause'; paused: boolean }
   | { type: 'dismiss' }
   | { type: 'sign_in_needed'; keySent: boolean } // a 401 (api.ts SignInNeeded)
@@ -98,12 +112,20 @@ export function postsLastMinute(state: State, now: number): number {
   return live + Math.round(state.lastMinuteAtLoad * unseen)
 }
 
-export function matches(post: FeedPost, filters: Filters): boolean {
+/** Whether a live post belongs in the feed: a search's matches are the API's to find (the feed shows them,
+ * and no live post), and a topic's are the posts whose event names it. */
+export function matches(post: FeedPost, filters: Filters, topic: number | null = null): boolean {
   return (
+    !filters.q.trim() &&
+    inTopic(post, topic) &&
     (!filters.source || post.source === filters.source) &&
     (!filters.lang || post.lang === filters.lang) &&
     (!filters.sentiment || post.sentiment_label === filters.sentiment)
   )
+}
+
+export function inTopic(post: FeedPost, topic: number | null): boolean {
+  return topic === null || (post.topics ?? []).includes(topic)
 }
 
 const STEP_MS: Record<Period, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }
@@ -237,6 +259,15 @@ export function reducer(state: State, action: Action): State {
       return { ...state, period: action.period, rangeHours: action.rangeHours, series: [], emotions: [] }
     case 'filters':
       return { ...state, filters: action.filters }
+    case 'topic': // the panels showed another topic's figures: none until its own arrive
+      return { ...state, topic: action.topic, series: [], emotions: [], distribution: null, feed: [], held: [], voices: null }
+    case 'topics': {
+      // A topic deleted (here or elsewhere) is no longer followed.
+      const gone = state.topic !== null && !action.topics.some((t) => t.id === state.topic)
+      return { ...state, topics: action.topics, share: action.share, ...(gone ? { topic: null, voices: null } : {}) }
+    }
+    case 'voices':
+      return action.voices.topic === state.topic ? { ...state, voices: action.voices } : state
     case 'pause':
       if (action.paused) return { ...state, paused: true }
       return { ...state, paused: false, feed: [...state.held, ...state.feed].slice(0, FEED_CAP), held: [] }
@@ -273,7 +304,7 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
         alerts = [event.data, ...alerts].slice(0, ALERTS_CAP)
         notice = event.data
       }
-    } else if (event.type === 'metrics_update') {
+    } else if (event.type === 'metrics_update' && state.topic === null) { // all posts' figures
       const day = event.data.last_24_hours
       const counts = { positive: day.positive, negative: day.negative, neutral: day.neutral }
       distribution = {
@@ -284,10 +315,12 @@ function applyEvents(state: State, events: LiveEvent[], now: number): State {
       }
     }
   }
-  if (distribution && posts.length) distribution = countPosts(distribution, posts)
-  const newest = posts.reverse().filter((p) => matches(p, state.filters)) // newest first
+  posts.reverse() // newest first
+  const counted = posts.filter((p) => inTopic(p, state.topic)) // what the panels count: the topic's posts
+  if (distribution && counted.length) distribution = countPosts(distribution, counted)
+  const newest = posts.filter((p) => matches(p, state.filters, state.topic))
   const kept = (shown: FeedPost[]) => (deleted.size ? shown.filter((p) => !deleted.has(p.post_id)) : shown)
-  const [series, emotions] = countInto(state.series, state.emotions, posts, state.period)
+  const [series, emotions] = countInto(state.series, state.emotions, counted, state.period)
   const arrivals = [...state.arrivals.filter((t) => now - t < 60_000), ...posts.map(() => now)]
   return {
     ...state,

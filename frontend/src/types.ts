@@ -31,7 +31,25 @@ export type Distribution = Pick<Schemas['Distribution'], 'distribution' | 'total
 
 /** A post as the feed shows it: the `post` event's data, or a REST post flattened to it (api.ts `fromApi`),
  * which has no `analyzed_at`. */
-export type FeedPost = Omit<PostData, 'analyzed_at' | 'topics'> & Partial<Pick<PostData, 'analyzed_at' | 'topics'>>
+export type FeedPost = Omit<PostData, 'analyzed_at' | 'topics'> &
+  Partial<Pick<PostData, 'analyzed_at' | 'topics'>> & {
+    headline?: string | null // a search's match: the text HTML-escaped, the matched words in <b></b>
+  }
+
+/** A saved query people watch (docs/topics.md), with its backfill's progress. */
+export type Topic = Schemas['TopicOut']
+export type ShareOfVoice = Schemas['ShareOfVoice']
+export type TopicShare = Schemas['TopicShare']
+export type AuthorCount = Schemas['AuthorCount']
+export type HashtagCount = Schemas['HashtagCount']
+/** A topic's top authors and hashtags over the last 24 hours. */
+export interface Voices {
+  topic: number
+  authors: AuthorCount[]
+  hashtags: HashtagCount[]
+}
+/** What a topic is made or changed with. */
+export type TopicFields = Pick<Schemas['NewTopic'], 'name' | 'query'>
 
 /** What the alert rule writes in an alert's free-form `details` (services/backend/alerts.py). */
 export interface AlertDetails {
@@ -68,4 +86,5 @@ export interface Filters {
   source: string
   lang: string // a BCP 47 primary subtag ("en"), "und", or '' for any
   sentiment: '' | Sentiment
+  q: string // a search, in the topics' query syntax ('' for none): the feed shows its matches, not live posts
 }

@@ -1,4 +1,5 @@
-import { memo } from 'react'
+import type { FormEvent } from 'react'
+import { memo, useState } from 'react'
 import { emotionLook, sentimentLook, timeLabel } from '../theme'
 import type { FeedPost, Filters } from '../types'
 import { SENTIMENTS } from '../types'
@@ -9,10 +10,12 @@ export function LiveFeed({
   feed: FeedPost[]; held: number; paused: boolean; filters: Filters; sources: string[]; langs: string[]
   onPause: (paused: boolean) => void; onFilters: (filters: Filters) => void
 }) {
+  const searching = Boolean(filters.q.trim())
   return (
     <section className="panel feed" aria-labelledby="feed">
       <div className="panel-head">
-        <h2 id="feed">Live feed</h2>
+        <h2 id="feed">{searching ? 'Search' : 'Live feed'}</h2>
+        <Search key={filters.q} q={filters.q} onSearch={(q) => onFilters({ ...filters, q })} />
         <div className="controls">
           <select aria-label="source" value={filters.source} onChange={(e) => onFilters({ ...filters, source: e.target.value })}>
             <option value="">all sources</option>
@@ -36,8 +39,25 @@ export function LiveFeed({
         <ol className="posts" data-testid="feed">
           {feed.map((post) => <PostItem key={post.post_id} post={post} />)}
         </ol>
-      ) : <p className="empty">{paused ? 'Paused.' : 'Waiting for posts…'}</p>}
+      ) : <p className="empty">{searching ? 'No post matches.' : paused ? 'Paused.' : 'Waiting for posts…'}</p>}
     </section>
+  )
+}
+
+/** The search box: the topics' query syntax, sent on Enter; cleared, the live feed is back. Keyed by the
+ * search shown, so that it starts from it afresh. */
+function Search({ q, onSearch }: { q: string; onSearch: (q: string) => void }) {
+  const [typed, setTyped] = useState(q)
+  const submit = (event: FormEvent) => {
+    event.preventDefault()
+    onSearch(typed.trim())
+  }
+  return (
+    <form className="search" role="search" onSubmit={submit}>
+      <input type="search" aria-label="search the posts" placeholder='Search: words, "a phrase", #tag, -not'
+        value={typed} maxLength={500} onChange={(e) => setTyped(e.target.value)} />
+      {q && <button type="button" onClick={() => onSearch('')}>Clear</button>}
+    </form>
   )
 }
 
@@ -56,7 +76,7 @@ const PostItem = memo(function PostItem({ post }: { post: FeedPost }) {
           <a className="original" href={post.url} target="_blank" rel="noopener noreferrer nofollow">original</a>
         )}
       </div>
-      <p>{post.content}</p>
+      {post.headline ? <Headline headline={post.headline} /> : <p>{post.content}</p>}
       <div className="badges">
         <span className={`badge sentiment-${sentiment.name}`} title={unknownTitle(sentiment.name, post.sentiment_label)}>
           {sentiment.symbol} {sentiment.name}
@@ -76,4 +96,18 @@ export function isLink(url: string | null | undefined): url is string {
 /** For a label shown as unknown: what it was. */
 function unknownTitle(shown: string, label: string): string | undefined {
   return shown === label ? undefined : `"${label}": a label this dashboard does not know`
+}
+
+/** A search's headline with its matched words marked. The API sends the text HTML-escaped (&, <, >) with the
+ * words in <b></b>: those marks are split on, and the rest is shown as text, never read as HTML. */
+export function Headline({ headline }: { headline: string }) {
+  return (
+    <p className="headline">
+      {headline.split(/<\/?b>/).map((part, i) => (i % 2 ? <mark key={i}>{unescaped(part)}</mark> : unescaped(part)))}
+    </p>
+  )
+}
+
+function unescaped(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
 }

@@ -1,12 +1,14 @@
 import { renderToStaticMarkup } from 'react-dom/server'
 import { describe, expect, it } from 'vitest'
 import { EMOTION_COLOR, emotionLook, sentimentLook } from '../theme'
-import type { Distribution, FeedPost, Health } from '../types'
+import type { Distribution, FeedPost, Health, Topic } from '../types'
 import { DistributionChart } from './DistributionChart'
 import { Header } from './Header'
-import { LiveFeed } from './LiveFeed'
+import { Headline, LiveFeed } from './LiveFeed'
 import { PanelBoundary } from './PanelBoundary'
 import { SignIn } from './SignIn'
+import { TopicBar } from './TopicBar'
+import { ShareOfVoicePanel } from './TopicPanels'
 
 const noop = () => undefined
 
@@ -17,7 +19,7 @@ function feedWith(post: Partial<FeedPost>): string {
     lang: null, url: null,
   }
   return renderToStaticMarkup(
-    <LiveFeed feed={[{ ...base, ...post }]} held={0} paused={false} filters={{ source: '', lang: '', sentiment: '' }}
+    <LiveFeed feed={[{ ...base, ...post }]} held={0} paused={false} filters={{ source: '', lang: '', sentiment: '', q: '' }}
       sources={[]} langs={['en', 'und']} onPause={noop} onFilters={noop} />,
   )
 }
@@ -131,5 +133,69 @@ describe('the sign-in form', () => {
   it('cannot be sent twice while a key is being tried', () => {
     const html = renderToStaticMarkup(<SignIn asking={{ checking: true, message: null }} onSubmit={noop} />)
     expect(html).toContain('<button type="submit" disabled="">Checking…</button>')
+  })
+})
+
+describe('a search', () => {
+  it('marks the matched words and shows the rest as text, never as HTML', () => {
+    const html = renderToStaticMarkup(<Headline headline={"&lt;script&gt;cats&lt;/script&gt; &amp;amp; <b>Cats</b>"} />)
+    expect(html).toBe('<p class="headline">&lt;script&gt;cats&lt;/script&gt; &amp;amp; <mark>Cats</mark></p>')
+  })
+
+  it("shows a post's headline in place of its text, under a search box", () => {
+    const html = feedWith({ headline: 'the <b>cats</b>' })
+    expect(html).toContain('<mark>cats</mark>')
+    expect(html).toContain('role="search"')
+  })
+})
+
+describe('the topic bar', () => {
+  const topic = (id: number, progress: number): Topic => ({
+    id, name: `Topic ${id}`, query: 'q', sources: null, languages: null, created_at: '2026-11-29T10:00:00Z',
+    updated_at: '2026-11-29T10:00:00Z', revision: 1,
+    backfill: { state: progress < 1 ? 'running' : 'done', through: null, progress },
+  })
+  const write = () => Promise.resolve(null)
+
+  it('offers all posts and each topic, the picked one pressed, a backfill with its progress', () => {
+    const html = renderToStaticMarkup(
+      <TopicBar topics={[topic(1, 1), topic(2, 0.425)]} topic={2} canWrite={false} onPick={noop} onToken={noop} onWrite={write} />,
+    )
+    expect(html).toContain('<button aria-pressed="false">All posts</button>')
+    expect(html).toMatch(/<button aria-pressed="true" title="q">Topic 2<span class="backfill" data-testid="backfill"> · backfilling 43 %<\/span><\/button>/)
+    expect(html).toContain('type="password"') // no token yet: the form asks for it
+    expect(html).not.toContain('Add topic')
+  })
+
+  it('with the token, adds topics and changes or deletes the picked one', () => {
+    const html = renderToStaticMarkup(
+      <TopicBar topics={[topic(1, 1)]} topic={1} canWrite onPick={noop} onToken={noop} onWrite={write} />,
+    )
+    expect(html).toContain('Add topic')
+    expect(html).toContain('Edit “Topic 1”')
+    expect(html).toContain('Delete “Topic 1”')
+    expect(html).not.toContain('type="password"')
+  })
+
+  it('says there is none yet', () => {
+    expect(renderToStaticMarkup(<TopicBar topics={[]} topic={null} canWrite={false} onPick={noop} onToken={noop} onWrite={write} />))
+      .toContain('No topics yet')
+  })
+})
+
+describe('share of voice', () => {
+  it("shows each topic's posts, share and net sentiment, and the change from the day before", () => {
+    const share = {
+      hours: 24, start_date: '2026-11-29T10:00:00Z', end_date: '2026-11-29T10:00:00Z', total: 4,
+      topics: [{
+        id: 1, name: 'Cats', posts: 3, share: 75, sentiment: { positive: 2, negative: 0, neutral: 1 }, net_sentiment: 0.6667,
+        previous_posts: 1, posts_change: 2, posts_change_percent: 200, net_sentiment_change: 0.1,
+      }],
+    }
+    const html = renderToStaticMarkup(<ShareOfVoicePanel share={share} topic={1} onPick={noop} />)
+    expect(html).toContain('<tr aria-selected="true">')
+    expect(html).toContain('3<span class="change"> (+200 %)</span>')
+    expect(html).toContain('75.0 %')
+    expect(html).toContain('<td>+67</td>')
   })
 })
