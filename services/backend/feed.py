@@ -17,7 +17,6 @@ from services.backend.errors import UnknownCursor
 from services.backend.schemas import Analysis, Post, Posts
 from services.common.db.models import (
     TEXT_SEARCH,
-    TEXT_VECTOR,
     PostId,
     PostTopic,
     SentimentAnalysis,
@@ -29,11 +28,6 @@ from services.common.timestamps import utcnow
 
 SEARCH_TOTAL_CAP = 10_000  # a search's total is exact up to here
 SEARCH_WINDOWS = (timedelta(days=1), timedelta(days=8))  # what a search's page reads first (``_searched``)
-
-
-def _vector() -> Any:
-    """A post's text as the search index holds it (models.py, ix_social_media_posts_search)."""
-    return getattr(func, TEXT_VECTOR)(SocialMediaPost.content)
 
 
 # ts_headline marks the matches, and leaves the text as it is: they are marked with two control characters
@@ -82,7 +76,7 @@ class FeedQuery:
         if self.end_date:
             where.append(SocialMediaPost.created_at <= self.end_date)
         if self.q:
-            where.append(_vector().op("@@")(self.tsquery()))
+            where.append(SocialMediaPost.search_vector.op("@@")(self.tsquery()))
         return where
 
     def tsquery(self) -> Any:
@@ -230,9 +224,10 @@ async def _read(
     # the posts newest first and makes each one's vector again until the page is full (a word in 1 % of the
     # posts: 59 ms in one day), where the day's search index finds them at once (3 ms).
     posts: Any = SocialMediaPost.__table__
+    shown = [c for c in posts.c if c.name != "search_vector"]
     if query.q and not query.where_analysis():
         posts = (
-            select(posts)
+            select(*shown)
             .where(*where)
             .order_by(posts.c.created_at.desc(), posts.c.id.desc())
             .limit(query.offset + query.limit)
@@ -262,7 +257,7 @@ async def _read(
     )
     rows = await conn.execute(
         select(
-            *posts.c,
+            *(posts.c[c.name] for c in shown),
             analysis.c.sentiment_label,
             analysis.c.confidence_score,
             analysis.c.emotion,

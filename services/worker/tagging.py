@@ -8,9 +8,10 @@ step reads after the change committed, sees its posts; one that tags after sees 
 topic's earlier revision are deleted by the change itself, under the same lock. Both paths insert with ON
 CONFLICT DO NOTHING, and the rollup counts only the rows inserted: a post tagged by both counts once.
 
-A backfill step reads one day of posts through the search index (``ix_social_media_posts_search``), newest
-day first, and moves the topic's cursor (``backfill_before``) in the same transaction: a stopped worker
-leaves the cursor where its last step committed, and any worker takes it up from there.
+A backfill step reads one day of posts through the search index (``ix_social_media_posts_search``, on each
+post's stored ``search_vector``), newest day first, and moves the topic's cursor (``backfill_before``) in the
+same transaction: a stopped worker leaves the cursor where its last step committed, and any worker takes it
+up from there.
 """
 
 # ruff: noqa: S608 - the statements are built from this module's constants, never from input
@@ -96,7 +97,7 @@ INSERT INTO post_topics ({_TAG_COLUMNS})
 SELECT t.id, p.post_id, p.created_at, p.source, coalesce(p.lang, ''), a.sentiment_label, a.emotion,
        a.confidence_score
 FROM topics AS t
-JOIN social_media_posts AS p ON listening_vector(p.content) @@ t.match
+JOIN social_media_posts AS p ON p.search_vector @@ t.match
 JOIN sentiment_analysis AS a ON a.post_id = p.post_id AND a.created_at = p.created_at
 WHERE t.id = :topic AND p.created_at >= :low AND p.created_at < :high
   AND a.created_at >= :low AND a.created_at < :high

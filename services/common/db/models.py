@@ -21,9 +21,8 @@ from sqlalchemy import (
     Text,
     func,
     select,
-    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSQUERY
+from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -96,9 +95,9 @@ def stored_span() -> Any:
 
 class SocialMediaPost(Base):
     __tablename__ = "social_media_posts"
-    # The search index, and a topic's backfill's (migration 0008): each post's text as topics read it.
+    # The search index, and a topic's backfill's (migrations 0008, 0012): each post's text as topics read it.
     __table_args__ = (
-        Index("ix_social_media_posts_search", func.listening_vector(text("content")), postgresql_using="gin"),
+        Index("ix_social_media_posts_search", "search_vector", postgresql_using="gin"),
         PARTITIONED_BY_DAY,
     )
 
@@ -113,6 +112,11 @@ class SocialMediaPost(Base):
     # before either was recorded.
     lang: Mapped[str | None] = mapped_column(String(LANG_MAX_CHARS))
     url: Mapped[str | None] = mapped_column(Text)
+    # Its text as the topics and the search read it (TEXT_VECTOR), made by PostgreSQL as the post is stored;
+    # never loaded unless asked for.
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(f"{TEXT_VECTOR}(content)", persisted=True), deferred=True
+    )
 
 
 class SentimentAnalysis(Base):

@@ -120,7 +120,7 @@ async def make(conn: asyncpg.Connection, table: str, day: date) -> str:
         # IF NOT EXISTS and IF EXISTS: a run stopped between these steps is taken up where it stopped.
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {name} "
-            f"(LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+            f"(LIKE {table} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES)"
         )
         await conn.execute(f"ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {name}_bounds")
         # The constraint proves every row in bounds, so the attach skips its scan; it is redundant after.
