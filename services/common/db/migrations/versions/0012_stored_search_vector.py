@@ -5,8 +5,8 @@ The search index on the expression keeps no word positions, so a phrase (``"powe
 phrase is checked against each candidate post's text again, which made its vector again: 12-15 µs a
 candidate, 123 ms to count a phrase's first 10,001 matches on 1,000,000 posts. Read from the column, the
 check costs a read of the stored vector: 16 ms. The price is about 140 bytes a post, and this migration
-rewrites every day's partition of the posts (27 s for 1,000,000 posts here, under a lock that holds the
-posts' writes and reads meanwhile: docs/storage.md), then builds the index again.
+rewrites every day's partition of the posts, then builds the index again: 17 s for 1,000,000 posts here,
+under a lock that holds the posts' writes and reads meanwhile (docs/storage.md).
 
 Revision ID: 0012
 Revises: 0011
