@@ -19,7 +19,7 @@ from services.common.db.partitions import maintain_database
 from services.common.names import RedisNames
 from services.common.settings import Settings, load_settings
 from services.launcher.tritonserver import EmbeddedTriton
-from tests.support import LLM_KEY, FakeProvider, LoneRedis, start_triton
+from tests.support import EMPTY_TABLES, LLM_KEY, FakeProvider, LoneRedis, start_triton
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -62,12 +62,7 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with session_factory(engine)() as session:
         yield session
     async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_terms, post_ids, post_tombstones,"
-                " sentiment_alerts, topics, dead_letters RESTART IDENTITY CASCADE"
-            )
-        )
+        await conn.execute(text(EMPTY_TABLES))
 
 
 @pytest.fixture

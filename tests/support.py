@@ -20,6 +20,13 @@ from sqlalchemy.engine import make_url
 
 from services.launcher.tritonserver import EmbeddedTriton
 
+# Empties every table a test writes to; each table keyed by post is named, since a table without a foreign
+# key to the posts (the partitioned ones) keeps its rows through a CASCADE.
+EMPTY_TABLES = (
+    "TRUNCATE social_media_posts, sentiment_analysis, post_topics, post_terms, post_ids, post_tombstones,"
+    " sentiment_alerts, topics, dead_letters RESTART IDENTITY CASCADE"
+)
+
 
 def as_role(database_url: str, role: str) -> str:
     """The URL with another user: a role of migration 0004, which the local PostgreSQL lets in (trust)."""
