@@ -31,6 +31,11 @@ def _reads(result: dict[str, Any], percentile: str, worst: bool) -> float:
     return max(float(r[percentile]) for name, r in reads.items() if name != "all reads")
 
 
+def _named(result: dict[str, Any], name: str) -> float:
+    """One read's p95 (NaN in a run from before the load mix had it)."""
+    return float(result["reads"].get(name, {}).get("p95_ms", "nan"))
+
+
 FIGURES: dict[str, list[Figure]] = {
     "pipeline": [
         ("sustained posts/s", lambda r: r["posts_per_s"]),
@@ -46,6 +51,13 @@ FIGURES: dict[str, list[Figure]] = {
         ("worst read p95 ms", lambda r: _reads(r, "p95_ms", worst=True)),
         ("worst read p99 ms", lambda r: _reads(r, "p99_ms", worst=True)),
         ("read failures", lambda r: r["reads"]["all reads"]["failures"]),
+        ("topic posts p95 ms", lambda r: _named(r, "/api/posts [topic]")),
+        ("phrase search p95 ms", lambda r: _named(r, "/api/posts [search phrase]")),
+        ("a new topic's backfill s", lambda r: float(r.get("backfill", {}).get("seconds", "nan"))),
+        (
+            "all reads p95 ms during it",
+            lambda r: float(r.get("backfill", {}).get("reads_meanwhile", {}).get("p95_ms", "nan")),
+        ),
     ],
 }
 
@@ -77,8 +89,8 @@ def section(name: str) -> str:
     for figure, _ in FIGURES[name]:
         cells = []
         for m in measured.values():
-            f = m["figures"][figure]
-            cells.append(f"**{f['median']:g}** ({', '.join(f'{v:g}' for v in f['runs'])})")
+            f = m["figures"].get(figure)  # a label measured before the figure existed has none
+            cells.append(f"**{f['median']:g}** ({', '.join(f'{v:g}' for v in f['runs'])})" if f else "-")
         rows.append([figure, *cells])
     commits = "; ".join(f"{label}: {m['commit']}" for label, m in measured.items())
     return (
