@@ -102,6 +102,13 @@ describe('the API key', () => {
     expect(api.seen.filter((r) => r.url?.includes('the-right-key'))).toEqual([])
   })
 
+  it('narrows to a topic as the repeatable topic= the API reads, and leaves empty filters out', async () => {
+    kept.keep('the-right-key')
+    await client.loadPosts({ ...filters, q: ' cats ' }, 7)
+    await client.loadPosts(filters)
+    expect(api.seen.map((r) => r.url)).toEqual(['/api/posts?limit=100&q=cats&topic=7', '/api/posts?limit=100'])
+  })
+
   it('is not needed by an API without API_KEY: nothing is asked, no header sent', async () => {
     api.key = ''
     await client.loadPosts(filters)

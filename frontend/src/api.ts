@@ -48,12 +48,13 @@ async function call(method: 'GET' | 'POST', url: string): Promise<Response> {
   return response
 }
 
-/** GET `path` (its `{name}` parts filled from `at`) with the query `params`, those empty left out. */
+/** GET `path` (its `{name}` parts filled from `at`) with the query `params`, those empty left out and a list's
+ * values each its own (`topic=1&topic=2`). */
 async function get<P extends keyof paths>(path: P, params?: Query<P>, at: Record<string, number> = {}): Promise<Answer<P>> {
   const query = new URLSearchParams(
     Object.entries(params ?? {})
       .filter(([, v]) => v !== '' && v !== null && v !== undefined)
-      .map(([k, v]) => [k, String(v)]),
+      .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((one) => [k, String(one)])),
   )
   const url = path.replace(/\{(\w+)\}/g, (_, name: string) => String(at[name]))
   const response = await call('GET', `${url}${query.size ? `?${query}` : ''}`)
@@ -108,6 +109,11 @@ export interface Loaded {
   lastMinute: number // posts created in the minute before the load
 }
 
+/** The `topic` parameter (repeatable) narrowed to one topic, or to none. */
+function only(topic: number | null): number[] | null {
+  return topic === null ? null : [topic]
+}
+
 export async function loadSeries(
   period: Period,
   rangeHours: number,
@@ -116,7 +122,7 @@ export async function loadSeries(
   // The start on a whole minute and no end (the API's default: now): every viewer of the same range asks
   // the same question for a minute, which the API's cache answers once.
   const start = Math.floor((Date.now() - rangeHours * 3_600_000) / 60_000) * 60_000
-  const params = { period, start_date: new Date(start).toISOString(), topic }
+  const params = { period, start_date: new Date(start).toISOString(), topic: only(topic) }
   const [series, emotions] = await Promise.all([
     get('/api/sentiment/aggregate', params),
     get('/api/sentiment/emotions', params),
@@ -127,7 +133,7 @@ export async function loadSeries(
 export async function loadPosts(filters: Filters, topic: number | null = null): Promise<FeedPost[]> {
   const found = await get('/api/posts', {
     limit: 100, source: filters.source, lang: filters.lang || null, sentiment: filters.sentiment || null,
-    q: filters.q.trim() || null, topic,
+    q: filters.q.trim() || null, topic: only(topic),
   })
   return found.posts.map(fromApi)
 }
@@ -137,7 +143,7 @@ export async function loadAll(period: Period, rangeHours: number, filters: Filte
   const [health, series, distribution, posts, alerts, lastMinute] = await Promise.all([
     get('/api/health').catch(() => null),
     loadSeries(period, rangeHours, topic),
-    get('/api/sentiment/distribution', { hours: 24, topic }),
+    get('/api/sentiment/distribution', { hours: 24, topic: only(topic) }),
     loadPosts(filters, topic),
     get('/api/alerts', { limit: 20 }),
     get('/api/sentiment/aggregate', minute),

@@ -7,7 +7,7 @@ counted from the posts themselves; all in one statement, so one snapshot. A topi
 same way from its own rollup (``topic_rollup``) and its tags (``post_topics``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -116,7 +116,8 @@ def percentages(counts: dict[str, int]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Filters:
     """What to count: posts created from ``start`` to ``end`` (inclusive), of a source, a sentiment, an
-    emotion, a language, tagged with a topic; None is any."""
+    emotion, a language, tagged with any of ``topics`` (none: any post); None is any. With several topics a
+    post is counted once for each it is tagged with, as share of voice counts their matches."""
 
     start: datetime | None = None
     end: datetime | None = None
@@ -124,7 +125,7 @@ class Filters:
     sentiment: Sentiment | None = None
     emotion: Emotion | None = None
     lang: str | None = None
-    topic: int | None = None
+    topics: tuple[int, ...] = ()
 
 
 Rows = list[tuple[datetime | None, str, int, float]]
@@ -142,12 +143,12 @@ class SentimentAggregator:
         lang: Any
         where: list[Any] = []
         if grain:
-            table: Any = TopicRollup if f.topic else SentimentRollup
+            table: Any = TopicRollup if f.topics else SentimentRollup
             when, source, lang = table.bucket, table.source, table.lang
             posts: Any = func.sum(table.posts)
             confidence = func.sum(table.confidence_sum)
             where = [table.grain == grain]
-        elif f.topic:  # a topic's tags carry what is counted
+        elif f.topics:  # a topic's tags carry what is counted
             table = PostTopic
             when, source, lang = PostTopic.created_at, PostTopic.source, PostTopic.lang
             posts, confidence = func.count(), func.sum(PostTopic.confidence_score)
@@ -155,8 +156,8 @@ class SentimentAggregator:
             table = SentimentAnalysis
             when, source, lang = SocialMediaPost.created_at, SocialMediaPost.source, SocialMediaPost.lang
             posts, confidence = func.count(), func.sum(SentimentAnalysis.confidence_score)
-        if f.topic:
-            where.append(table.topic_id == f.topic)
+        if f.topics:
+            where.append(table.topic_id.in_(f.topics))
         label = getattr(table, by)
         where += [when >= lo, when < hi]
         if f.source is not None:
@@ -171,7 +172,7 @@ class SentimentAggregator:
         else:  # a rollup bucket of the period's own grain is its bucket already
             bucket = when if grain == period else func.date_trunc(period, when, "UTC")
         query = select(bucket, cast(label, String), posts, confidence)
-        if not grain and not f.topic:
+        if not grain and not f.topics:
             query = query.select_from(SocialMediaPost).join(SentimentAnalysis, its_post())
         return query.where(*where).group_by(bucket, label)
 
@@ -230,26 +231,31 @@ class SentimentAggregator:
     async def page_floor(self, f: Filters, need: int, upper: datetime | None) -> datetime | None:
         """A time from which on at least ``need`` posts created before ``upper`` (None: any time; give
         ``f.end`` there) match ``f``, as late as the rollup's hours tell; else the oldest hour holding a
-        match. None: nothing matches.
+        match. None: nothing matches. With several topics, the latest of their own floors: from there on one
+        topic's posts alone fill the page (their summed counts would count a post tagged twice twice).
 
         The feed reads the posts from there on only: a filter that few posts match (a rare emotion) would
         otherwise walk every partition to fill its page. The last day is asked first, which is enough for
         almost every page."""
+        each = [replace(f, topics=(t,)) for t in f.topics] or [f]
         for lookback in FLOOR_LOOKBACKS:
             since = _earlier((upper or datetime.now(UTC)), lookback) if lookback else f.start
-            floor, found = await self._floor(f, need, upper, since)
-            if found or lookback is None:
-                return floor
+            found = [await self._floor(one, need, upper, since) for one in each]
+            if reached := [at for at, enough in found if enough and at is not None]:
+                return max(reached)
+            if lookback is None:
+                oldest = [at for at, _ in found if at is not None]
+                return min(oldest) if oldest else None
         return None  # pragma: no cover - the last lookback always returns
 
     async def _floor(
         self, f: Filters, need: int, upper: datetime | None, since: datetime | None
     ) -> tuple[datetime | None, bool]:
         """(floor, whether ``need`` was reached) over the whole hours from ``since`` to ``upper``."""
-        r: Any = TopicRollup if f.topic else SentimentRollup
+        r: Any = TopicRollup if f.topics else SentimentRollup
         where = [r.grain == "hour", r.posts > 0]
-        if f.topic:
-            where.append(r.topic_id == f.topic)
+        if f.topics:
+            where.append(r.topic_id.in_(f.topics))
         if upper is not None:  # whole hours before upper: the posts of its own hour only add to the count
             where.append(r.bucket <= _earlier(upper, STEP["hour"]))
         low = max(since, f.start) if since and f.start else since or f.start
@@ -283,10 +289,10 @@ class SentimentAggregator:
         return (floor(upper, "hour"), False) if upper is not None else (None, False)
 
     async def sentiment_over_time(
-        self, start: datetime, end: datetime, period: Period, source: str | None, topic: int | None = None
+        self, start: datetime, end: datetime, period: Period, source: str | None, topics: tuple[int, ...] = ()
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
-        found = await self._counts("sentiment_label", Filters(start, end, source, topic=topic), period)
+        found = await self._counts("sentiment_label", Filters(start, end, source, topics=topics), period)
         counts: dict[datetime, dict[str, int]] = {slot: {} for slot in slots}
         confidence: dict[datetime, float] = dict.fromkeys(slots, 0.0)
         for bucket, label, n, total in found:
@@ -308,11 +314,11 @@ class SentimentAggregator:
         return data
 
     async def emotions_over_time(
-        self, start: datetime, end: datetime, period: Period, source: str | None, topic: int | None = None
+        self, start: datetime, end: datetime, period: Period, source: str | None, topics: tuple[int, ...] = ()
     ) -> list[dict[str, Any]]:
         slots = buckets(start, end, period)
         counts: dict[datetime, dict[str, int]] = {slot: dict.fromkeys(EMOTIONS, 0) for slot in slots}
-        f = Filters(start, end, source, topic=topic)
+        f = Filters(start, end, source, topics=topics)
         for bucket, label, n, _ in await self._counts("emotion", f, period):
             assert bucket is not None
             counts[bucket][label] = n
@@ -321,20 +327,20 @@ class SentimentAggregator:
         ]
 
     async def sentiment_counts(
-        self, start: datetime, end: datetime, source: str | None, topic: int | None = None
+        self, start: datetime, end: datetime, source: str | None, topics: tuple[int, ...] = ()
     ) -> dict[str, int]:
         """Posts of each sentiment created from ``start`` to ``end``, every label present."""
         sentiments = dict.fromkeys(SENTIMENTS, 0)
-        f = Filters(start, end, source, topic=topic)
+        f = Filters(start, end, source, topics=topics)
         for _, label, n, _ in await self._counts("sentiment_label", f, None):
             sentiments[label] = n
         return sentiments
 
     async def distribution(
-        self, start: datetime, end: datetime, source: str | None, topic: int | None = None
+        self, start: datetime, end: datetime, source: str | None, topics: tuple[int, ...] = ()
     ) -> dict[str, Any]:
-        sentiments = await self.sentiment_counts(start, end, source, topic)
-        f = Filters(start, end, source, topic=topic)
+        sentiments = await self.sentiment_counts(start, end, source, topics)
+        f = Filters(start, end, source, topics=topics)
         emotions = {label: n for _, label, n, _ in await self._counts("emotion", f, None)}
         total = sum(sentiments.values())
         return {

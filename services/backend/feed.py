@@ -56,13 +56,18 @@ class FeedQuery:
     start_date: datetime | None
     end_date: datetime | None
     before: str | None  # a post_id: only posts older than it
-    topic: int | None = None  # only posts tagged with it
+    topics: tuple[int, ...] = ()  # only posts tagged with one of them
     q: str | None = None  # a search: websearch_to_tsquery syntax, checked (services/backend/topics.py)
 
     def filters(self) -> Filters:
         return Filters(
-            self.start_date, self.end_date, self.source, self.sentiment, self.emotion, self.lang, self.topic
+            self.start_date, self.end_date, self.source, self.sentiment, self.emotion, self.lang, self.topics
         )
+
+    def capped(self) -> bool:
+        """Whether no rollup counts the posts exactly, so that the total is counted up to SEARCH_TOTAL_CAP: a
+        search, or several topics (a post tagged with two is one post, where their rollups count it twice)."""
+        return bool(self.q) or len(self.topics) > 1
 
     def where(self) -> list[ColumnElement[bool]]:
         """The conditions on the posts."""
@@ -104,9 +109,11 @@ async def page(
     ``before``, each offset, each limit) shares it."""
 
     async def count() -> bytes:
-        if query.q:  # no rollup counts a search: the matches, up to one past the cap
+        if query.capped():  # the matches, up to one past the cap
             async with reads.connect() as conn:
-                capped = select(SocialMediaPost.post_id).where(*query.where())
+                capped = select(SocialMediaPost.post_id).where(
+                    *query.where(), *_tagged(query, query.start_date, query.end_date)
+                )
                 if query.sentiment or query.emotion:
                     capped = capped.join(SentimentAnalysis, its_post()).where(*query.where_analysis())
                 found = await conn.scalar(
@@ -128,8 +135,8 @@ async def page(
         kept = int(await counting)
     # A total kept from a moment ago may count fewer posts than the page now holds.
     total = max(kept, query.offset + len(found))
-    capped = bool(query.q) and total > SEARCH_TOTAL_CAP
-    total = min(total, SEARCH_TOTAL_CAP) if query.q else total
+    capped = query.capped() and total > SEARCH_TOTAL_CAP
+    total = min(total, SEARCH_TOTAL_CAP) if query.capped() else total
     asked = {
         "source": query.source,
         "lang": query.lang,
@@ -138,7 +145,7 @@ async def page(
         "start_date": query.start_date,
         "end_date": query.end_date,
         "before": query.before,
-        "topic": query.topic,
+        "topic": list(query.topics),
         "q": query.q,
     }
     return Posts(
@@ -209,16 +216,7 @@ async def _read(
     days = [SentimentAnalysis.created_at >= since] if since is not None else []
     if upper is not None:
         days.append(SentimentAnalysis.created_at <= upper)
-    if query.topic:  # tagged with it, looked up in the page's days alone for the same reason
-        tag_days = [PostTopic.created_at >= since] if since is not None else []
-        tag_days += [PostTopic.created_at <= upper] if upper else []
-        tagged = select(PostTopic.post_id).where(
-            PostTopic.topic_id == query.topic,
-            PostTopic.post_id == SocialMediaPost.post_id,
-            PostTopic.created_at == SocialMediaPost.created_at,
-            *tag_days,
-        )
-        where.append(exists(tagged))
+    where += _tagged(query, since, upper)
     # A search with no filter on the analyses takes its page of posts first, in a MATERIALIZED CTE, which
     # is planned to read all of its rows: planned for the first rows of the join below, the planner walks
     # the posts newest first and makes each one's vector again until the page is full (a word in 1 % of the
@@ -290,6 +288,22 @@ async def _read(
         )
         for r in rows
     ]
+
+
+def _tagged(query: FeedQuery, since: datetime | None, upper: datetime | None) -> list[ColumnElement[bool]]:
+    """The condition that a post is tagged with one of the topics, looked up in the days from ``since`` to
+    ``upper`` alone (as the analyses are: else it is planned in every day's partition)."""
+    if not query.topics:
+        return []
+    days = [PostTopic.created_at >= since] if since is not None else []
+    days += [PostTopic.created_at <= upper] if upper else []
+    tagged = select(PostTopic.post_id).where(
+        PostTopic.topic_id.in_(query.topics),
+        PostTopic.post_id == SocialMediaPost.post_id,
+        PostTopic.created_at == SocialMediaPost.created_at,
+        *days,
+    )
+    return [exists(tagged)]
 
 
 async def _anchor(conn: AsyncConnection, post_id: str) -> Any:

@@ -4,9 +4,10 @@ Every parameter is validated (a 422 names it); time filters use the post's own `
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,8 +29,11 @@ from services.backend.schemas import (
     LiveTicket,
     Posts,
     Services,
+    TopicDistribution,
+    TopicEmotions,
+    TopicSeries,
 )
-from services.backend.topics import TopicFilter, checked_query
+from services.backend.topics import TopicsFilter, checked_query
 from services.common.db.models import TOPIC_QUERY_MAX_CHARS, SentimentAlert
 from services.common.events import AlertData
 from services.common.labels import Emotion, Sentiment
@@ -69,11 +73,11 @@ class TimeRange:
     start: datetime
     end: datetime
     source: str | None
-    topic: int | None
+    topics: tuple[int, ...]
 
 
 async def time_range(
-    topic: TopicFilter,
+    topic: TopicsFilter,
     period: Annotated[Period, Query()] = "hour",
     start_date: Annotated[Timestamp | None, Query(description="ISO 8601; default end_date - 24 h")] = None,
     end_date: Annotated[Timestamp | None, Query(description="ISO 8601; default now")] = None,
@@ -87,6 +91,13 @@ async def time_range(
 
 
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
+
+
+def _compared(
+    topics: tuple[int, ...], answer: Callable[[tuple[int, ...]], Awaitable[Any]]
+) -> list[Awaitable[Any]]:
+    """Each topic's own answer when several are compared (none for one topic or none)."""
+    return [answer((t,)) for t in topics] if len(topics) > 1 else []
 
 
 @health_router.get("/api/health", response_model=Health)
@@ -135,7 +146,7 @@ async def health(backend: BackendDep) -> JSONResponse:
 async def posts(
     request: Request,
     backend: BackendDep,
-    topic: TopicFilter,
+    topic: TopicsFilter,
     limit: Limit = 50,
     offset: Offset = 0,
     source: Source = None,
@@ -163,9 +174,9 @@ async def posts(
     ] = None,
 ) -> Response:
     """Posts with their analyses, newest first (by ``created_at``). An unknown source matches nothing; an
-    unknown label is a 422. ``before`` pages a live feed without skipping or repeating: pass the last
-    post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
-    share one query."""
+    unknown label is a 422. With several topics, the posts tagged with any of them. ``before`` pages a live
+    feed without skipping or repeating: pass the last post_id seen. A page is kept for FEED_CACHE_TTL_S
+    (1 s): viewers asking for the same page within it share one query."""
     dates_in_order(start_date, end_date)
     if q is not None:
         async with backend.reads.connect() as conn:
@@ -190,11 +201,11 @@ async def posts(
 async def aggregate(request: Request, backend: BackendDep, span: TimeRangeDep) -> Response:
     """Sentiment counts and shares per bucket of ``created_at`` (UTC), empty buckets included with
     zeros; at most 1,500 buckets. Percentages are rounded to 2 places and sum to 100 in a bucket with
-    posts."""
+    posts. Several topics are compared: each one's answer in ``by_topic``, their matches summed above."""
 
-    async def build() -> Aggregate:
+    async def series(topics: tuple[int, ...]) -> dict[str, Any]:
         data = await backend.aggregator.sentiment_over_time(
-            span.start, span.end, span.period, span.source, span.topic
+            span.start, span.end, span.period, span.source, topics
         )
         summary = {
             "total_posts": sum(d["total_count"] for d in data),
@@ -202,8 +213,13 @@ async def aggregate(request: Request, backend: BackendDep, span: TimeRangeDep) -
             "negative_total": sum(d["negative_count"] for d in data),
             "neutral_total": sum(d["neutral_count"] for d in data),
         }
+        return {"data": data, "summary": summary}
+
+    async def build() -> Aggregate:
+        summed, *each = await asyncio.gather(series(span.topics), *_compared(span.topics, series))
+        by_topic = [TopicSeries(topic=t, **e) for t, e in zip(span.topics, each, strict=False)]
         return Aggregate(
-            period=span.period, start_date=span.start, end_date=span.end, data=data, summary=summary
+            period=span.period, start_date=span.start, end_date=span.end, by_topic=by_topic, **summed
         )
 
     return await backend.cache.response(request, build)
@@ -213,30 +229,43 @@ async def aggregate(request: Request, backend: BackendDep, span: TimeRangeDep) -
 async def distribution(
     request: Request,
     backend: BackendDep,
-    topic: TopicFilter,
+    topic: TopicsFilter,
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
     source: Source = None,
 ) -> Response:
     """Sentiment counts and shares over the last ``hours`` (by ``created_at``), and the emotions seen,
-    most frequent first."""
+    most frequent first. Several topics are compared: each one's in ``by_topic``, their matches summed."""
+    end = utcnow()
+
+    async def one(topics: tuple[int, ...]) -> dict[str, Any]:
+        return await backend.aggregator.distribution(end - timedelta(hours=hours), end, source, topics)
 
     async def build() -> Distribution:
-        end = utcnow()
-        found = await backend.aggregator.distribution(end - timedelta(hours=hours), end, source, topic)
-        return Distribution(timeframe_hours=hours, source=source, topic=topic, **found)
+        summed, *each = await asyncio.gather(one(topic), *_compared(topic, one))
+        by_topic = [TopicDistribution(topic=t, **e) for t, e in zip(topic, each, strict=False)]
+        return Distribution(
+            timeframe_hours=hours, source=source, topic=list(topic), by_topic=by_topic, **summed
+        )
 
     return await backend.cache.response(request, build)
 
 
 @router.get("/api/sentiment/emotions", response_model=Emotions)
 async def emotions(request: Request, backend: BackendDep, span: TimeRangeDep) -> Response:
-    """Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included."""
+    """Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included. Several
+    topics are compared: each one's in ``by_topic``, their matches summed above."""
+
+    async def one(topics: tuple[int, ...]) -> list[dict[str, Any]]:
+        return await backend.aggregator.emotions_over_time(
+            span.start, span.end, span.period, span.source, topics
+        )
 
     async def build() -> Emotions:
-        data = await backend.aggregator.emotions_over_time(
-            span.start, span.end, span.period, span.source, span.topic
+        summed, *each = await asyncio.gather(one(span.topics), *_compared(span.topics, one))
+        by_topic = [TopicEmotions(topic=t, data=e) for t, e in zip(span.topics, each, strict=False)]
+        return Emotions(
+            period=span.period, start_date=span.start, end_date=span.end, data=summed, by_topic=by_topic
         )
-        return Emotions(period=span.period, start_date=span.start, end_date=span.end, data=data)
 
     return await backend.cache.response(request, build)
 

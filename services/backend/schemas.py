@@ -86,16 +86,19 @@ class PostFilters(BaseModel):
     start_date: UtcDatetime | None
     end_date: UtcDatetime | None
     before: str | None
-    topic: int | None = None
+    topic: list[int] = []
     q: str | None = None
 
 
 class Posts(BaseModel):
     posts: list[Post]
     total: int = Field(
-        description="Posts matching the filters (exact, counted from the rollup); with q, exact up to 10,000"
+        description="Posts matching the filters (exact, counted from the rollup); with q or several topics, "
+        "exact up to 10,000"
     )
-    total_is_lower_bound: bool = Field(False, description="with q: more than 10,000 match (total is 10,000)")
+    total_is_lower_bound: bool = Field(
+        False, description="with q or several topics: more than 10,000 match (total is 10,000)"
+    )
     limit: int
     offset: int
     filters: PostFilters
@@ -127,12 +130,25 @@ class Summary(_Closed):
     neutral_total: int
 
 
+class TopicSeries(BaseModel):
+    """One topic's own answer, when several are compared."""
+
+    topic: int
+    data: list[Bucket]
+    summary: Summary
+
+
 class Aggregate(BaseModel):
     period: Period
     start_date: UtcDatetime
     end_date: UtcDatetime
-    data: list[Bucket]
+    data: list[Bucket] = Field(
+        description="With several topics: their matches summed, as share of voice sums them"
+    )
     summary: Summary
+    by_topic: list[TopicSeries] = Field(
+        [], description="With several topics: each one's own, in the order asked"
+    )
 
 
 class SentimentTotals(_Closed):
@@ -149,14 +165,25 @@ class SentimentShares(_Closed):
     positive: float
 
 
-class Distribution(BaseModel):
-    timeframe_hours: int
-    source: str | None
-    topic: int | None = None
+class TopicDistribution(BaseModel):
+    """One topic's own distribution, when several are compared."""
+
+    topic: int
     distribution: SentimentTotals
     total: int
     percentages: SentimentShares
+    top_emotions: dict[Emotion, int]
+
+
+class Distribution(BaseModel):
+    timeframe_hours: int
+    source: str | None
+    topic: list[int] = Field([], description="The topics asked for")
+    distribution: SentimentTotals = Field(description="With several topics: their matches summed")
+    total: int
+    percentages: SentimentShares
     top_emotions: dict[Emotion, int] = Field(description="The emotions seen, most frequent first")
+    by_topic: list[TopicDistribution] = Field([], description="With several topics: each one's own, in order")
 
 
 class EmotionCounts(_Closed):
@@ -175,11 +202,19 @@ class EmotionBucket(BaseModel):
     total: int
 
 
+class TopicEmotions(BaseModel):
+    """One topic's own emotions, when several are compared."""
+
+    topic: int
+    data: list[EmotionBucket]
+
+
 class Emotions(BaseModel):
     period: Period
     start_date: UtcDatetime
     end_date: UtcDatetime
-    data: list[EmotionBucket]
+    data: list[EmotionBucket] = Field(description="With several topics: their matches summed")
+    by_topic: list[TopicEmotions] = Field([], description="With several topics: each one's own, in order")
 
 
 class IngestRequest(BaseModel):

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from pydantic import Field
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
@@ -81,25 +82,44 @@ async def topic_done(backend: Backend, request: Request, topic: int) -> bool | N
     return done
 
 
-async def known_topic(
+MAX_COMPARED = 10  # topics one view compares (``topic=`` repeated)
+_ID = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+async def known_topics(
     backend: BackendDep,
     request: Request,
     topic: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="only the posts tagged with this topic (its id)")
+        list[_ID] | None,
+        Query(
+            max_length=MAX_COMPARED,
+            description="only the posts tagged with this topic (its id); repeated (at most "
+            f"{MAX_COMPARED}), the posts tagged with any of them, and each topic's own answer in by_topic",
+        ),
     ] = None,
-) -> int | None:
-    """The ``topic`` a view is narrowed to; a 404 naming ``topic`` when there is none of that id."""
-    if topic is None:
-        return None
-    if await topic_done(backend, request, topic) is None:
+) -> tuple[int, ...]:
+    """The topics a view is narrowed to, each once, in the order given; a 404 naming ``topic`` for an id of no
+    topic. While one's backfill runs, the request's answers are not kept."""
+    ids = tuple(dict.fromkeys(topic or ()))
+    if not ids:
+        return ()
+    async with backend.reads.connect() as conn:
+        rows = await conn.execute(
+            select(Topic.id, Topic.backfilled >= Topic.revision).where(Topic.id.in_(ids))
+        )
+        done: dict[int, bool] = {i: bool(d) for i, d in rows}
+    if missing := [i for i in ids if i not in done]:
+        names = ", ".join(map(str, missing))
         raise HTTPException(
             404,
-            [{"loc": ["query", "topic"], "msg": f"no topic {topic}", "type": "not_found", "input": topic}],
+            [{"loc": ["query", "topic"], "msg": f"no topic {names}", "type": "not_found", "input": missing}],
         )
-    return topic
+    if not all(done.values()):
+        not_kept(request)
+    return ids
 
 
-TopicFilter = Annotated[int | None, Depends(known_topic)]
+TopicsFilter = Annotated[tuple[int, ...], Depends(known_topics)]
 MAX_SUBSCRIBED = 50  # topics a live client may subscribe to
 
 

@@ -270,7 +270,7 @@ async def test_every_view_narrows_to_a_topic(
     }
     page = (await api.get("/api/posts", params={"topic": made["id"], "limit": 100, **span})).json()
     assert {p["post_id"] for p in page["posts"]} == tagged
-    assert (page["total"], page["filters"]["topic"]) == (9, made["id"])
+    assert (page["total"], page["filters"]["topic"]) == (9, [made["id"]])
     one = (await api.get("/api/posts", params={"topic": made["id"], "source": "rss", **span})).json()
     assert {p["post_id"] for p in one["posts"]} == {f"v{day}-{i}" for day in range(3) for i in (6, 9)}
     for period in ("hour", "day"):
@@ -315,6 +315,65 @@ async def test_every_view_narrows_to_a_topic(
         assert missing.status_code == 404, path
         assert missing.json()["detail"][0]["loc"] == ["query", "topic"]
     assert (await api.get("/api/posts", params={"topic": 0})).status_code == 422
+
+
+async def test_several_topics_are_compared(api: httpx.AsyncClient, settings: Settings) -> None:
+    """``topic=`` repeated: the posts tagged with any of them (a post tagged with both once), paged to the end
+    without a gap, and each topic's aggregate, distribution and emotions in ``by_topic``, their matches summed
+    above as share of voice sums them."""
+    cats = (await api.post("/api/topics", json={"name": "Cats", "query": "cats"}, headers=ADMIN)).json()["id"]
+    other = (
+        await api.post("/api/topics", json={"name": "Dogs", "query": "dogs or nothing"}, headers=ADMIN)
+    ).json()["id"]
+    await store(settings, rows("c", days=3))
+    union = {f"c{day}-{i}" for day in range(3) for i in (6, 7, 8, 9, 10)}  # text 7 has cats and dogs
+    span = {
+        "start_date": (NOW - timedelta(days=3)).isoformat(),
+        "end_date": (NOW + timedelta(days=1)).isoformat(),
+    }
+    both = {"topic": [cats, other], **span}
+    page = (await api.get("/api/posts", params={**both, "limit": 100})).json()
+    assert sorted(p["post_id"] for p in page["posts"]) == sorted(union)
+    assert (page["total"], page["total_is_lower_bound"], page["filters"]["topic"]) == (
+        15,
+        False,
+        [cats, other],
+    )
+    walked: list[str] = []
+    cursor: dict[str, str] = {}
+    while chunk := (await api.get("/api/posts", params={**both, "limit": 4, **cursor})).json()["posts"]:
+        walked += [p["post_id"] for p in chunk]
+        cursor = {"before": chunk[-1]["post_id"]}
+    assert walked == [p["post_id"] for p in page["posts"]]
+
+    found = (await api.get("/api/sentiment/aggregate", params={**both, "period": "day"})).json()
+    assert [(t["topic"], t["summary"]["total_posts"]) for t in found["by_topic"]] == [(cats, 12), (other, 6)]
+    # cats: texts 6, 7, 8, 9 (negative, neutral, positive, negative); dogs or nothing: 7 and 10 (neutral)
+    assert found["summary"] == {
+        "total_posts": 18,
+        "positive_total": 3,
+        "negative_total": 6,
+        "neutral_total": 9,
+    }
+    alone = (
+        await api.get("/api/sentiment/aggregate", params={"topic": other, "period": "day", **span})
+    ).json()
+    assert (alone["by_topic"], alone["data"]) == ([], found["by_topic"][1]["data"])
+
+    for path, key in (("/api/sentiment/distribution", "total"), ("/api/sentiment/emotions", "data")):
+        compared = (await api.get(path, params={"topic": [cats, other]})).json()
+        each = [(await api.get(path, params={"topic": t})).json() for t in (cats, other)]
+        assert [t[key] for t in compared["by_topic"]] == [e[key] for e in each], path
+    spread = (await api.get("/api/sentiment/distribution", params={"topic": [cats, other]})).json()
+    assert spread["total"] == sum(t["total"] for t in spread["by_topic"])
+    assert spread["topic"] == [cats, other]
+
+    once = (await api.get("/api/sentiment/aggregate", params={"topic": [cats, cats], **span})).json()
+    assert (once["by_topic"], once["summary"]["total_posts"]) == ([], 12)  # a topic named twice is one
+    missing = await api.get("/api/posts", params={"topic": [cats, other + 1]})
+    assert (missing.status_code, where(missing)) == (404, ["query", "topic"])
+    too_many = await api.get("/api/sentiment/aggregate", params={"topic": list(range(1, 12))})
+    assert (too_many.status_code, where(too_many)) == (422, ["query", "topic"])
 
 
 async def test_share_of_voice_compares_the_topics_with_the_window_before(

@@ -96,9 +96,9 @@ export interface paths {
         /**
          * Posts
          * @description Posts with their analyses, newest first (by ``created_at``). An unknown source matches nothing; an
-         *     unknown label is a 422. ``before`` pages a live feed without skipping or repeating: pass the last
-         *     post_id seen. A page is kept for FEED_CACHE_TTL_S (1 s): viewers asking for the same page within it
-         *     share one query.
+         *     unknown label is a 422. With several topics, the posts tagged with any of them. ``before`` pages a live
+         *     feed without skipping or repeating: pass the last post_id seen. A page is kept for FEED_CACHE_TTL_S
+         *     (1 s): viewers asking for the same page within it share one query.
          */
         get: operations["posts_api_posts_get"];
         put?: never;
@@ -120,7 +120,7 @@ export interface paths {
          * Aggregate
          * @description Sentiment counts and shares per bucket of ``created_at`` (UTC), empty buckets included with
          *     zeros; at most 1,500 buckets. Percentages are rounded to 2 places and sum to 100 in a bucket with
-         *     posts.
+         *     posts. Several topics are compared: each one's answer in ``by_topic``, their matches summed above.
          */
         get: operations["aggregate_api_sentiment_aggregate_get"];
         put?: never;
@@ -141,7 +141,7 @@ export interface paths {
         /**
          * Distribution
          * @description Sentiment counts and shares over the last ``hours`` (by ``created_at``), and the emotions seen,
-         *     most frequent first.
+         *     most frequent first. Several topics are compared: each one's in ``by_topic``, their matches summed.
          */
         get: operations["distribution_api_sentiment_distribution_get"];
         put?: never;
@@ -161,7 +161,8 @@ export interface paths {
         };
         /**
          * Emotions
-         * @description Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included.
+         * @description Counts of all seven emotions per bucket of ``created_at`` (UTC), empty buckets included. Several
+         *     topics are compared: each one's in ``by_topic``, their matches summed above.
          */
         get: operations["emotions_api_sentiment_emotions_get"];
         put?: never;
@@ -283,7 +284,16 @@ export interface components {
     schemas: {
         /** Aggregate */
         Aggregate: {
-            /** Data */
+            /**
+             * By Topic
+             * @description With several topics: each one's own, in the order asked
+             * @default []
+             */
+            by_topic: components["schemas"]["TopicSeries"][];
+            /**
+             * Data
+             * @description With several topics: their matches summed, as share of voice sums them
+             */
             data: components["schemas"]["Bucket"][];
             /** End Date */
             end_date: string;
@@ -399,6 +409,13 @@ export interface components {
         };
         /** Distribution */
         Distribution: {
+            /**
+             * By Topic
+             * @description With several topics: each one's own, in order
+             * @default []
+             */
+            by_topic: components["schemas"]["TopicDistribution"][];
+            /** @description With several topics: their matches summed */
             distribution: components["schemas"]["SentimentTotals"];
             percentages: components["schemas"]["SentimentShares"];
             /** Source */
@@ -410,8 +427,12 @@ export interface components {
              * @description The emotions seen, most frequent first
              */
             top_emotions: Partial<Record<components["schemas"]["Emotion"], number>>;
-            /** Topic */
-            topic?: number | null;
+            /**
+             * Topic
+             * @description The topics asked for
+             * @default []
+             */
+            topic: number[];
             /** Total */
             total: number;
         };
@@ -447,7 +468,16 @@ export interface components {
         };
         /** Emotions */
         Emotions: {
-            /** Data */
+            /**
+             * By Topic
+             * @description With several topics: each one's own, in order
+             * @default []
+             */
+            by_topic: components["schemas"]["TopicEmotions"][];
+            /**
+             * Data
+             * @description With several topics: their matches summed
+             */
             data: components["schemas"]["EmotionBucket"][];
             /** End Date */
             end_date: string;
@@ -629,8 +659,11 @@ export interface components {
             source: string | null;
             /** Start Date */
             start_date: string | null;
-            /** Topic */
-            topic?: number | null;
+            /**
+             * Topic
+             * @default []
+             */
+            topic: number[];
         };
         /** Posts */
         Posts: {
@@ -643,12 +676,12 @@ export interface components {
             posts: components["schemas"]["Post"][];
             /**
              * Total
-             * @description Posts matching the filters (exact, counted from the rollup); with q, exact up to 10,000
+             * @description Posts matching the filters (exact, counted from the rollup); with q or several topics, exact up to 10,000
              */
             total: number;
             /**
              * Total Is Lower Bound
-             * @description with q: more than 10,000 match (total is 10,000)
+             * @description with q or several topics: more than 10,000 match (total is 10,000)
              * @default false
              */
             total_is_lower_bound: boolean;
@@ -821,6 +854,30 @@ export interface components {
             topic: number;
         };
         /**
+         * TopicDistribution
+         * @description One topic's own distribution, when several are compared.
+         */
+        TopicDistribution: {
+            distribution: components["schemas"]["SentimentTotals"];
+            percentages: components["schemas"]["SentimentShares"];
+            /** Top Emotions */
+            top_emotions: Partial<Record<components["schemas"]["Emotion"], number>>;
+            /** Topic */
+            topic: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * TopicEmotions
+         * @description One topic's own emotions, when several are compared.
+         */
+        TopicEmotions: {
+            /** Data */
+            data: components["schemas"]["EmotionBucket"][];
+            /** Topic */
+            topic: number;
+        };
+        /**
          * TopicFields
          * @description What a topic is made of; PATCH sends only what changes.
          */
@@ -881,6 +938,17 @@ export interface components {
             sources: string[] | null;
             /** Updated At */
             updated_at: string;
+        };
+        /**
+         * TopicSeries
+         * @description One topic's own answer, when several are compared.
+         */
+        TopicSeries: {
+            /** Data */
+            data: components["schemas"]["Bucket"][];
+            summary: components["schemas"]["Summary"];
+            /** Topic */
+            topic: number;
         };
         /** TopicShare */
         TopicShare: {
@@ -1113,8 +1181,8 @@ export interface operations {
                 before?: string | null;
                 /** @description a search, in the topics' query syntax (docs/topics.md); each post's headline marks the words matched */
                 q?: string | null;
-                /** @description only the posts tagged with this topic (its id) */
-                topic?: number | null;
+                /** @description only the posts tagged with this topic (its id); repeated (at most 10), the posts tagged with any of them, and each topic's own answer in by_topic */
+                topic?: number[] | null;
             };
             header?: never;
             path?: never;
@@ -1151,8 +1219,8 @@ export interface operations {
                 /** @description ISO 8601; default now */
                 end_date?: string | null;
                 source?: string | null;
-                /** @description only the posts tagged with this topic (its id) */
-                topic?: number | null;
+                /** @description only the posts tagged with this topic (its id); repeated (at most 10), the posts tagged with any of them, and each topic's own answer in by_topic */
+                topic?: number[] | null;
             };
             header?: never;
             path?: never;
@@ -1185,8 +1253,8 @@ export interface operations {
             query?: {
                 hours?: number;
                 source?: string | null;
-                /** @description only the posts tagged with this topic (its id) */
-                topic?: number | null;
+                /** @description only the posts tagged with this topic (its id); repeated (at most 10), the posts tagged with any of them, and each topic's own answer in by_topic */
+                topic?: number[] | null;
             };
             header?: never;
             path?: never;
@@ -1223,8 +1291,8 @@ export interface operations {
                 /** @description ISO 8601; default now */
                 end_date?: string | null;
                 source?: string | null;
-                /** @description only the posts tagged with this topic (its id) */
-                topic?: number | null;
+                /** @description only the posts tagged with this topic (its id); repeated (at most 10), the posts tagged with any of them, and each topic's own answer in by_topic */
+                topic?: number[] | null;
             };
             header?: never;
             path?: never;
